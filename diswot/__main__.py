@@ -1,0 +1,5 @@
+import sys
+
+from diswot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""The ``diswot`` command line.
+
+Errors caused by input (unknown names, malformed architectures, bad files) print one line
+naming the problem and the fix, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Callable, Sequence
+
+from diswot.errors import DiswotError
+
+
+def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
+    from diswot.data.readers import DATASETS
+    from diswot.models import MODELS
+    from diswot.search_spaces import SPACES
+
+    def rows(registry: object) -> Callable[[], list[tuple[str, str]]]:
+        return lambda: [(e.name, e.summary) for e in registry.entries()]  # type: ignore[attr-defined]
+
+    return {"spaces": rows(SPACES), "models": rows(MODELS), "datasets": rows(DATASETS)}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name, summary in _registries()[args.kind]():
+        print(f"{name:<20} {summary}")
+    return 0
+
+
+def _format_count(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(int(n))
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from diswot.search_spaces import get_space
+
+    space = get_space(args.space)
+    rows = []
+    for key in args.arch:
+        arch = space.decode(key)
+        cost = space.cost(arch)
+        rows.append({"arch": space.encode(arch), **cost.to_dict()})
+    _print_rows(rows, args.json)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Sample architectures, build them and run them on a real labelled batch."""
+    import torch
+
+    from diswot.data import load_dataset
+    from diswot.models import FeatureExtractor
+    from diswot.search_spaces import get_space
+
+    space = get_space(args.space)
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    data = None
+    if not args.space.startswith("autodistil"):
+        data = load_dataset(args.dataset, args.data_root, download=args.download)
+        images, labels = data.balanced_batch(args.batch_size, seed=args.seed)
+    rows = []
+    for _ in range(args.num):
+        arch = space.sample(rng)
+        cost = space.cost(arch)
+        row = {"arch": space.encode(arch), "params": cost.params, "flops": cost.flops}
+        if data is not None:
+            model = space.build(arch, num_classes=data.num_classes)
+            with torch.no_grad():
+                features = FeatureExtractor(model)(images)
+            loss = torch.nn.functional.cross_entropy(features.logits, labels)
+            row["feature_map"] = "x".join(str(d) for d in features.feature_map.shape[1:])
+            row["init_loss"] = round(float(loss), 4)
+        rows.append(row)
+    _print_rows(rows, args.json)
+    return 0
+
+
+def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        parts = [f"{k}={_format_count(v) if k in ('params', 'flops') else v}" for k, v in row.items()]
+        print("  ".join(parts))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diswot",
+        description="Training-free student architecture search for knowledge distillation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered spaces, models or datasets")
+    p.add_argument("kind", choices=sorted(_registries()))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("cost", help="parameters and multiply-adds of architectures")
+    p.add_argument("--space", required=True, help="search space name (diswot list spaces)")
+    p.add_argument("arch", nargs="+", help="architecture keys of that space")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("sample", help="sample, build and run architectures of a space")
+    p.add_argument("--space", default="nb201")
+    p.add_argument("--num", type=int, default=5, help="how many architectures (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default="sample", help="dataset name (default: embedded sample)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--download", action="store_true", help="fetch the dataset if missing")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DiswotError as exc:
+        print(f"diswot {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"diswot {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""In-memory image datasets held as uint8 tensors, batched with tensor ops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from diswot.data.transforms import CIFAR10_MEAN, CIFAR10_STD, augment, normalize
+from diswot.errors import DataError
+
+
+@dataclass
+class ImageDataset:
+    """Images ``(N, C, H, W)`` uint8 with int64 labels, class names and normalisation stats."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    name: str = "images"
+    mean: tuple[float, ...] = CIFAR10_MEAN
+    std: tuple[float, ...] = CIFAR10_STD
+    source: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        where = f" ({self.source})" if self.source else ""
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise DataError(f"{self.name}{where}: images must be uint8 (N, C, H, W)")
+        if len(self.images) == 0:
+            raise DataError(f"{self.name}{where} holds no images")
+        if self.labels.shape != (len(self.images),):
+            raise DataError(f"{self.name}{where}: {len(self.images)} images but {self.labels.numel()} labels")
+        self.labels = self.labels.long()
+        if int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes):
+            raise DataError(
+                f"{self.name}{where}: labels must lie in 0..{len(self.classes) - 1}, "
+                f"found {int(self.labels.min())}..{int(self.labels.max())}"
+            )
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(d) for d in self.images.shape[1:])
+        return f"ImageDataset({self.name!r}, {len(self)} images of {shape}, {self.num_classes} classes)"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
+
+    def subset(self, indices: Sequence[int] | torch.Tensor) -> ImageDataset:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return ImageDataset(
+            self.images[idx],
+            self.labels[idx],
+            self.classes,
+            self.name,
+            self.mean,
+            self.std,
+            self.source,
+        )
+
+    def prepare(
+        self,
+        images: torch.Tensor,
+        *,
+        train_augment: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
+        """uint8 images -> normalised float on ``device`` (optionally augmented first)."""
+        images = images.to(device, non_blocking=True)
+        if train_augment:
+            images = augment(images, padding=4, generator=generator)
+        return normalize(images, self.mean, self.std)
+
+    def balanced_batch(
+        self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reproducible batch with (as far as possible) equally many images of every class.
+
+        Proxies score on one batch; drawing it class-balanced keeps class-by-class statistics
+        defined for every class.
+        """
+        if batch_size < 1:
+            raise DataError(f"batch size must be positive, got {batch_size}")
+        generator = torch.Generator().manual_seed(seed)
+        per_class = [
+            (self.labels == c)
+            .nonzero()
+            .flatten()[torch.randperm(int((self.labels == c).sum()), generator=generator)]
+            for c in range(self.num_classes)
+        ]
+        chosen: list[int] = []
+        depth = 0
+        while len(chosen) < batch_size and any(depth < len(p) for p in per_class):
+            for pool in per_class:
+                if depth < len(pool) and len(chosen) < batch_size:
+                    chosen.append(int(pool[depth]))
+            depth += 1
+        if len(chosen) < batch_size:
+            raise DataError(f"{self.name} has {len(self)} images, fewer than the batch size {batch_size}")
+        order = torch.tensor(chosen)[torch.randperm(len(chosen), generator=generator)]
+        return self.prepare(self.images[order], device=device), self.labels[order].to(device)
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        train_augment: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        device: torch.device | str = "cpu",
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of ``(images, labels)`` batches, normalised on ``device``."""
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        stop = len(self) - (len(self) % batch_size if drop_last else 0)
+        for start in range(0, stop, batch_size):
+            idx = order[start : start + batch_size]
+            x = self.prepare(
+                self.images[idx], train_augment=train_augment, generator=generator, device=device
+            )
+            yield x, self.labels[idx].to(device)

@@ -1,0 +1,168 @@
+"""Building models from a spec string, saving checkpoints and loading teachers.
+
+A *model spec* is a registered model name (``resnet56``) or a search-space architecture
+(``nb201:|nor_conv_3x3~0|+...`` / ``resnet-depth:153``). Checkpoints are plain dicts of
+tensors and primitives, so they load with ``torch.load(..., weights_only=True)``:
+
+``{"format": "diswot", "version": 1, "model": SPEC, "num_classes": K, "state_dict": {...},
+"meta": {...}}``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from diswot.errors import CheckpointError, DiswotError, UnknownNameError
+from diswot.models.registry import MODELS
+
+CHECKPOINT_FORMAT = "diswot"
+
+
+def build_model(spec: str, num_classes: int = 10) -> nn.Module:
+    """A random-initialised network for a registered model name or ``SPACE:ARCH``."""
+    if spec in MODELS:
+        return MODELS.get(spec)(num_classes=num_classes)
+    if ":" in spec:
+        from diswot.search_spaces import SPACES, get_space
+
+        space_name, arch_key = spec.split(":", 1)
+        if space_name in SPACES:
+            space = get_space(space_name)
+            return space.build(space.decode(arch_key), num_classes=num_classes)
+    try:
+        MODELS.get(spec)
+    except UnknownNameError as exc:
+        raise UnknownNameError(
+            f"{exc} A search-space architecture is written SPACE:ARCH, e.g. resnet-depth:333."
+        ) from None
+    raise AssertionError("unreachable")
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, spec: str, num_classes: int, **meta: Any) -> Path:
+    """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "model": spec,
+        "num_classes": int(num_classes),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
+    return path
+
+
+@dataclass
+class Teacher:
+    """A loaded teacher and where it came from."""
+
+    model: nn.Module
+    spec: str
+    num_classes: int
+    source: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pretrained(self) -> bool:
+        return self.source != "random-init"
+
+
+def _read(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}. "
+            "Expected a file written by torch.save holding a state_dict or a diswot checkpoint "
+            "(files that need arbitrary code to unpickle are refused)."
+        ) from exc
+
+
+def _classifier_classes(state: dict[str, torch.Tensor]) -> int | None:
+    """Rows of the last 2-D weight: the class count of a classifier's state dict."""
+    weights = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 2]
+    return int(weights[-1].shape[0]) if weights else None
+
+
+def load_state_checked(model: nn.Module, state: dict[str, Any], source: str, spec: str) -> None:
+    """``model.load_state_dict(state)`` with an error that names what does not fit."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source}: the state_dict must map parameter names to tensors")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k}: expected {tuple(expected[k].shape)}, found {tuple(state[k].shape)}"
+        for k in expected
+        if k in state and expected[k].shape != state[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        parts = []
+        if mismatched:
+            parts.append("shape mismatches: " + "; ".join(mismatched[:5]))
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+        raise CheckpointError(
+            f"{source} does not fit architecture {spec!r}: "
+            + "; ".join(parts)
+            + ". Check that the checkpoint was trained for this architecture."
+        )
+    model.load_state_dict(state)
+
+
+def load_teacher(spec: str | Path, num_classes: int | None = None, model: str | None = None) -> Teacher:
+    """A teacher from a registered name (random init) or a checkpoint file.
+
+    Args:
+        spec: a model spec (``resnet56``, ``nb201:...``) or the path of a checkpoint: a diswot
+            checkpoint, or a bare ``state_dict`` (then ``model`` must name the architecture).
+        num_classes: the class count the data has; a checkpoint made for another count is an
+            error. ``None`` accepts the checkpoint's (or 10 for a random teacher).
+        model: architecture of a bare ``state_dict``.
+    """
+    text = str(spec)
+    path = Path(text).expanduser()
+    looks_like_file = path.suffix in {".pt", ".pth", ".ckpt", ".bin"} or path.exists()
+    if not looks_like_file:
+        if model is not None and model != text:
+            raise DiswotError(f"teacher {text!r} is a model name; drop the extra model={model!r}")
+        k = num_classes or 10
+        return Teacher(build_model(text, k), text, k, "random-init")
+    if not path.is_file():
+        raise CheckpointError(f"teacher checkpoint {path} does not exist")
+    payload = _read(path)
+    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+        arch, state = str(payload.get("model")), payload.get("state_dict")
+        meta = dict(payload.get("meta") or {})
+        found_classes = int(payload.get("num_classes", _classifier_classes(state) or 0))
+    elif isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
+        if model is None:
+            raise CheckpointError(
+                f"{path} is a bare state_dict; name its architecture "
+                "(--teacher-model NAME, or model=NAME in Python)"
+            )
+        arch, state, meta = model, payload, {}
+        found_classes = _classifier_classes(payload) or 0
+    else:
+        raise CheckpointError(
+            f"{path} holds neither a diswot checkpoint nor a state_dict (found {type(payload).__name__})"
+        )
+    if num_classes is not None and found_classes != num_classes:
+        raise CheckpointError(
+            f"{path} classifies {found_classes} classes but the data has {num_classes}: "
+            "use a teacher trained on this dataset"
+        )
+    net = build_model(arch, found_classes)
+    load_state_checked(net, state, str(path), arch)
+    return Teacher(net, arch, found_classes, str(path), meta)

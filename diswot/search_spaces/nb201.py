@@ -1,0 +1,208 @@
+"""NAS-Bench-201: 5 operations on the 6 edges of a 4-node cell, 15,625 cells.
+
+Networks follow the benchmark's macro skeleton (C=16, N=5): a 3x3 stem, three stages of N cells
+joined by residual reduction blocks, BN-ReLU, global pooling and a linear classifier, so
+parameter counts equal the benchmark's. Architecture keys are the benchmark's strings, and
+:meth:`NB201Space.index` / :meth:`NB201Space.arch_at` use the benchmark's own index order
+(embedded as ``assets/nb201_order.npy``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from importlib import resources
+
+import numpy as np
+import torch
+from torch import nn
+
+from diswot.errors import InvalidArchError
+from diswot.search_spaces.base import Arch, Choice, ChoiceSpace, register_space
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+# Edge (to_node, from_node) of each gene, in the order the benchmark string lists them.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+_TOKEN = re.compile(r"^([a-z_0-9]+)~(\d)$")
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class Zero(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def make_op(name: str, channels: int) -> nn.Module:
+    if name == "none":
+        return Zero()
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, 1)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+    raise InvalidArchError(f"unknown NB201 operation {name!r}; valid: {', '.join(OPS)}")
+
+
+class Cell(nn.Module):
+    """Node i sums its incoming edges from every earlier node; the cell returns node 3."""
+
+    def __init__(self, ops: Arch, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(make_op(op, channels) for op in ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        edge = 0
+        for to_node in range(1, 4):
+            total = 0
+            for from_node in range(to_node):
+                total = total + self.edges[edge](nodes[from_node])
+                edge += 1
+            nodes.append(total)  # type: ignore[arg-type]
+        return nodes[3]
+
+
+class ReductionBlock(nn.Module):
+    """The benchmark's residual block between stages (stride 2, doubles the channels)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, 2, 0), nn.Conv2d(c_in, c_out, 1, 1, 0, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Network(nn.Module):
+    def __init__(self, ops: Arch, channels: int = 16, cells: int = 5, num_classes: int = 10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+        layers: list[nn.Module] = []
+        c = channels
+        for stage in range(3):
+            if stage:
+                layers.append(ReductionBlock(c, c * 2))
+                c *= 2
+            layers += [Cell(ops, c) for _ in range(cells)]
+        self.cells = nn.Sequential(*layers)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.lastact(self.cells(self.stem(x)))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+@register_space("nb201", "NAS-Bench-201 cells (15,625) on the benchmark's C=16, N=5 skeleton")
+class NB201Space(ChoiceSpace):
+    """NAS-Bench-201. Keys look like ``|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|``."""
+
+    choices = tuple(Choice(f"edge{t}<-{f}", OPS) for t, f in EDGES)
+
+    def __init__(self, channels: int = 16, cells: int = 5, image_size: int = 32) -> None:
+        super().__init__()
+        self.channels, self.cells, self.image_size = channels, cells, image_size
+
+    def encode(self, arch: Arch) -> str:
+        ops = self.validate(arch)
+        nodes = [
+            "|" + "|".join(f"{ops[i]}~{EDGES[i][1]}" for i in range(len(EDGES)) if EDGES[i][0] == t) + "|"
+            for t in (1, 2, 3)
+        ]
+        return "+".join(nodes)
+
+    def decode(self, key: str) -> Arch:
+        example = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|avg_pool_3x3~1|none~2|"
+        if not isinstance(key, str):
+            raise InvalidArchError(f"NB201 key must be a string like {example}")
+        nodes = key.strip().split("+")
+        if len(nodes) != 3 or any(not (n.startswith("|") and n.endswith("|")) for n in nodes):
+            raise InvalidArchError(
+                f"malformed NB201 string {key!r}: expected three '|'-delimited nodes joined by '+', "
+                f"e.g. {example}"
+            )
+        ops: list[str] = []
+        for to_node, node in enumerate(nodes, start=1):
+            tokens = node[1:-1].split("|")
+            if len(tokens) != to_node:
+                raise InvalidArchError(
+                    f"malformed NB201 string {key!r}: node {to_node} needs {to_node} edge(s), "
+                    f"found {len(tokens)}; e.g. {example}"
+                )
+            for from_node, token in enumerate(tokens):
+                match = _TOKEN.match(token)
+                if not match or int(match.group(2)) != from_node:
+                    raise InvalidArchError(
+                        f"malformed NB201 edge {token!r} in {key!r}: expected 'op~{from_node}'"
+                    )
+                if match.group(1) not in OPS:
+                    raise InvalidArchError(
+                        f"unknown NB201 operation {match.group(1)!r} in {key!r}; valid: {', '.join(OPS)}"
+                    )
+                ops.append(match.group(1))
+        return tuple(ops)
+
+    def build(self, arch: Arch, num_classes: int = 10) -> nn.Module:
+        return NB201Network(self.validate(arch), self.channels, self.cells, num_classes)
+
+    def example_input(self, batch_size: int = 1) -> torch.Tensor:
+        return torch.zeros(batch_size, 3, self.image_size, self.image_size)
+
+    # the benchmark's index order ---------------------------------------------------------------
+    @staticmethod
+    def _code(arch: Arch) -> int:
+        """Base-5 number of the ops (first edge most significant)."""
+        code = 0
+        for op in arch:
+            code = code * len(OPS) + OPS.index(op)
+        return code
+
+    @staticmethod
+    def _from_code(code: int) -> Arch:
+        ops = []
+        for _ in EDGES:
+            code, digit = divmod(code, len(OPS))
+            ops.append(OPS[digit])
+        return tuple(reversed(ops))
+
+    @cached_property
+    def _order(self) -> np.ndarray:
+        """``_order[i]`` is the base-5 code of benchmark index ``i``."""
+        ref = resources.files("diswot.search_spaces").joinpath("assets/nb201_order.npy")
+        with ref.open("rb") as f:
+            return np.load(f)
+
+    @cached_property
+    def _index_of_code(self) -> np.ndarray:
+        inverse = np.empty_like(self._order)
+        inverse[self._order] = np.arange(len(self._order), dtype=self._order.dtype)
+        return inverse
+
+    def index(self, arch: Arch) -> int:
+        """The benchmark index of ``arch`` (row of the benchmark's tables)."""
+        return int(self._index_of_code[self._code(self.validate(arch))])
+
+    def arch_at(self, index: int) -> Arch:
+        """The architecture at benchmark index ``index`` (0 <= index < 15625)."""
+        if not 0 <= int(index) < self.size:
+            raise InvalidArchError(f"NB201 index {index} is outside 0..{self.size - 1}")
+        return self._from_code(int(self._order[int(index)]))
+
+    def enumerate(self) -> Iterator[Arch]:
+        """Every cell in the benchmark's index order."""
+        return (self._from_code(int(code)) for code in self._order)
