@@ -18,12 +18,18 @@ from diswot.errors import DiswotError
 def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
     from diswot.data.readers import DATASETS
     from diswot.models import MODELS
+    from diswot.proxies import PROXIES
     from diswot.search_spaces import SPACES
 
     def rows(registry: object) -> Callable[[], list[tuple[str, str]]]:
         return lambda: [(e.name, e.summary) for e in registry.entries()]  # type: ignore[attr-defined]
 
-    return {"spaces": rows(SPACES), "models": rows(MODELS), "datasets": rows(DATASETS)}
+    return {
+        "spaces": rows(SPACES),
+        "models": rows(MODELS),
+        "datasets": rows(DATASETS),
+        "proxies": rows(PROXIES),
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -84,6 +90,49 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _num_archs(text: str) -> int | None:
+    return None if text.lower() == "all" else _positive_int(text)
+
+
+def cmd_bench_proxies(args: argparse.Namespace) -> int:
+    from diswot.bench.proxy_bench import ProxyBenchConfig, format_table, run_proxy_bench
+
+    cfg = ProxyBenchConfig(
+        space=args.space,
+        ground_truth=args.ground_truth,
+        proxies=[p for p in args.proxies.split(",") if p.strip()],
+        out=args.out,
+        gt_columns=args.gt_column or None,
+        num_archs=args.num_archs,
+        seed=args.seed,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        batch_size=args.batch_size,
+        num_batches=args.num_batches,
+        teacher=args.teacher,
+        teacher_model=args.teacher_model,
+        device=args.device,
+        plots=not args.no_plots,
+    )
+    report = run_proxy_bench(cfg)
+    print(format_table(report))
+    skipped = report["skipped_without_ground_truth"]
+    note = f"; {skipped} sampled archs had no ground truth and were skipped" if skipped else ""
+    reused = report["cache_hits"]
+    print(f"{report['num_archs']} archs, {reused} cached scores reused{note}; results in {args.out}")
+    return 0
+
+
 def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -120,6 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sample)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    p = bench.add_parser("proxies", help="rank correlation of proxies with ground-truth accuracy")
+    p.add_argument("--space", default="nb201")
+    p.add_argument("--ground-truth", required=True, help="NB201 table or CSV with an 'arch' column")
+    p.add_argument("--gt-column", action="append", help="accuracy column(s); default: every numeric one")
+    p.add_argument("--proxies", default="diswot,nwot,synflow,snip,params", help="comma list; a+b aggregates")
+    p.add_argument("--num-archs", type=_num_archs, default=100, help="how many sampled archs, or 'all'")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default="sample")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--num-batches", type=_positive_int, default=1)
+    p.add_argument("--teacher", default="resnet56", help="model name (random init) or checkpoint")
+    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--out", default="runs/bench-proxies")
+    p.set_defaults(func=cmd_bench_proxies)
     return parser
 
 

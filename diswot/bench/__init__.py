@@ -1,0 +1,1 @@
+"""Benchmarks behind ``diswot bench``: proxy-vs-ground-truth rank correlation."""

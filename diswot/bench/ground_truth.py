@@ -1,0 +1,84 @@
+"""Ground-truth tables: the NB201 CSV layout, or any CSV with an ``arch`` column.
+
+Architecture strings are canonicalised through the space (``decode`` then ``encode``), so a
+table may spell them in any form the space accepts.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from diswot.errors import DataError, DiswotError
+from diswot.search_spaces.base import SearchSpace
+
+ARCH_COLUMNS = ("arch", "ArchitectureString")
+NON_METRIC = {"UniqueString"}
+
+
+@dataclass
+class GroundTruth:
+    """``values[column][arch_key]`` for every metric column of a table."""
+
+    source: str
+    values: dict[str, dict[str, float]]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.values)
+
+    def keys(self) -> set[str]:
+        return set().union(*(v.keys() for v in self.values.values()))
+
+
+def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
+    """Read a table; ``columns`` picks metric columns (default: every numeric one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"ground-truth table {path} does not exist")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        arch_column = next((c for c in ARCH_COLUMNS if c in header), None)
+        if arch_column is None:
+            raise DataError(
+                f"{path} has no architecture column; name it 'arch' (or 'ArchitectureString' as in "
+                f"the NB201 table). Found columns: {', '.join(header) or 'none'}"
+            )
+        rows = list(reader)
+    metric_columns = [c for c in header if c != arch_column and c not in NON_METRIC]
+    if columns:
+        unknown = [c for c in columns if c not in metric_columns]
+        if unknown:
+            raise DataError(
+                f"{path} has no column {', '.join(unknown)}; choose from {', '.join(metric_columns)}"
+            )
+        metric_columns = columns
+    values: dict[str, dict[str, float]] = {c: {} for c in metric_columns}
+    for line, row in enumerate(rows, start=2):
+        try:
+            key = space.encode(space.decode(row[arch_column]))
+        except DiswotError as exc:
+            raise DataError(f"{path}:{line}: {exc}") from exc
+        for column in metric_columns:
+            text = (row.get(column) or "").strip()
+            if not text:
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                if columns:
+                    raise DataError(
+                        f"{path}:{line}: column {column!r} holds {text!r}, not a number"
+                    ) from None
+                values.pop(column, None)  # a non-numeric column is not a metric
+                metric_columns = [c for c in metric_columns if c != column]
+                continue
+            if math.isfinite(number) and column in values:
+                values[column][key] = number
+    values = {c: v for c, v in values.items() if v}
+    if not values:
+        raise DataError(f"{path} has no numeric accuracy column")
+    return GroundTruth(str(path), values)

@@ -1,0 +1,34 @@
+"""Zero-cost proxies in one registry: DisWOT, KD-based zero-proxies and classic baselines.
+
+Every proxy is higher-is-better, returns a finite float (or raises naming proxy and arch)
+and is deterministic for a seed. ``diswot list proxies`` prints each one's formula.
+"""
+
+from diswot.proxies import distill_proxies, zero_cost  # noqa: F401  (registers the proxies)
+from diswot.proxies.aggregate import Aggregate, parse_aggregate
+from diswot.proxies.base import (
+    PROXIES,
+    Batch,
+    Probe,
+    ProxySpec,
+    TeacherContext,
+    preserved_state,
+    register_proxy,
+)
+from diswot.proxies.scoring import ProxyResult, ProxyScorer, arch_seed, resolve_proxies
+
+__all__ = [
+    "PROXIES",
+    "Aggregate",
+    "Batch",
+    "Probe",
+    "ProxyResult",
+    "ProxyScorer",
+    "ProxySpec",
+    "TeacherContext",
+    "arch_seed",
+    "parse_aggregate",
+    "preserved_state",
+    "register_proxy",
+    "resolve_proxies",
+]

@@ -1,0 +1,251 @@
+"""Proxy plumbing: the batch, the teacher context, the per-candidate probe, and the registry.
+
+Scoring a candidate runs the cheapest set of passes that serves every requested proxy:
+one *shared pass* (a forward, plus a cross-entropy backward when a gradient proxy asks for it)
+whose features, weight gradients, ReLU codes and activation gradients the proxies read, and
+separate passes only for proxies that need another input or modified weights (synflow, zen,
+jacob_cov, grasp, zico). Those restore the model afterwards, so proxy order never matters.
+The teacher's side of every similarity lives in a :class:`TeacherContext`, computed once per
+batch and reused for every candidate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from diswot.errors import DiswotError
+from diswot.models.features import FeatureExtractor, Features
+from diswot.registry import Registry
+from diswot.similarity import class_similarity, classifier_gradient, row_normalised_gram
+
+
+@dataclass
+class Batch:
+    """One labelled batch; ``attention_mask`` only for token inputs."""
+
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    attention_mask: torch.Tensor | None = None
+
+    def model_args(self) -> tuple[torch.Tensor, ...]:
+        return (self.inputs,) if self.attention_mask is None else (self.inputs, self.attention_mask)
+
+    def to(self, device: torch.device | str) -> Batch:
+        mask = None if self.attention_mask is None else self.attention_mask.to(device)
+        return Batch(self.inputs.to(device), self.labels.to(device), mask)
+
+    @property
+    def num_classes_seen(self) -> int:
+        return int(self.labels.max()) + 1
+
+
+def weight_layers(model: nn.Module) -> list[nn.Module]:
+    """Convolutions and linear layers: the layers the classic proxies sum over."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.Linear))]
+
+
+@contextlib.contextmanager
+def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block that may change weights, buffers, dtype or mode; restore all of it after."""
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    dtype = next(model.parameters()).dtype
+    was_training = model.training
+    try:
+        yield model
+    finally:
+        model.to(dtype)
+        model.load_state_dict(saved)
+        model.train(was_training)
+        model.zero_grad(set_to_none=True)
+
+
+@dataclass
+class TeacherContext:
+    """The teacher's side of every similarity for one batch, computed once.
+
+    Args:
+        teacher: the teacher network (random-init or pretrained).
+        batch: the batch every candidate is scored on.
+        pretrained: a trained teacher runs in eval mode (its BN statistics are meaningful);
+            a random one in train mode, like the students.
+    """
+
+    teacher: nn.Module
+    batch: Batch
+    pretrained: bool = False
+    features: Features = field(init=False)
+    classifier_grad: torch.Tensor = field(init=False)
+    class_similarity: torch.Tensor = field(init=False)
+    relation: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.teacher.train(not self.pretrained)
+        with torch.no_grad():
+            feats = FeatureExtractor(self.teacher)(*self.batch.model_args())
+        num_classes = feats.logits.shape[1]
+        if self.batch.num_classes_seen > num_classes:
+            raise DiswotError(
+                f"the teacher predicts {num_classes} classes but the data has labels up to "
+                f"{self.batch.num_classes_seen - 1}; use a teacher trained for this dataset"
+            )
+        self.features = Features(
+            feats.logits.detach(), feats.feature_map.detach(), feats.embedding.detach(), feats.classifier
+        )
+        self.classifier_grad = classifier_gradient(feats.logits, self.batch.labels, feats.embedding)
+        self.class_similarity = class_similarity(self.classifier_grad)
+        self.relation = row_normalised_gram(self.features.feature_map)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.features.logits.shape[1])
+
+
+class Probe:
+    """Everything proxies read about one candidate on one batch, computed at most once."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        batch: Batch,
+        needs: frozenset[str],
+        teacher: TeacherContext | None = None,
+        seed: int = 0,
+        extractor: FeatureExtractor | None = None,
+    ) -> None:
+        self.model, self.batch, self.teacher, self.seed = model, batch, teacher, seed
+        self.extractor = extractor or FeatureExtractor(model)
+        self.features: Features | None = None
+        self.weight_grads: dict[nn.Module, torch.Tensor] = {}
+        self.relu_kernel: torch.Tensor | None = None
+        self.fisher_terms: list[torch.Tensor] = []
+        self.shared_pass_ms = 0.0
+        if needs:
+            self._shared_pass(needs)
+
+    def _shared_pass(self, needs: frozenset[str]) -> None:
+        started = time.perf_counter()
+        model, batch = self.model, self.batch
+        model.train()
+        model.zero_grad(set_to_none=True)
+        handles = []
+        if "relu_codes" in needs:
+            n = batch.inputs.shape[0]
+            self.relu_kernel = torch.zeros(n, n, dtype=torch.float64)
+
+            def codes(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+                # 0/1 codes: float32 products are exact integers far beyond these sizes
+                c = (inputs[0].detach().reshape(n, -1) > 0).float()
+                agree = c @ c.t() + (1 - c) @ (1 - c).t()
+                self.relu_kernel += agree.double()  # type: ignore[operator]
+
+            handles += [m.register_forward_pre_hook(codes) for m in model.modules() if _is_relu(m)]
+        if "fisher" in needs:
+
+            def keep_activation(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+                if out.requires_grad:
+                    activation = out.detach()
+                    out.register_hook(lambda grad: self._fisher(activation, grad))
+
+            handles += [m.register_forward_hook(keep_activation) for m in weight_layers(model)]
+        needs_grad = bool({"grads", "fisher"} & needs)
+        # train-mode BN updates running statistics; keep the candidate exactly as it was built
+        saved_buffers = {k: v.clone() for k, v in model.named_buffers()}
+        try:
+            with torch.set_grad_enabled(needs_grad):
+                feats = self.extractor(*batch.model_args())
+                if needs_grad:
+                    loss = nn.functional.cross_entropy(feats.logits, batch.labels)
+                    loss.backward()
+        finally:
+            for h in handles:
+                h.remove()
+            with torch.no_grad():
+                for k, v in model.named_buffers():
+                    v.copy_(saved_buffers[k])
+        if needs_grad:
+            self.weight_grads = {
+                m: m.weight.grad.detach().clone() for m in weight_layers(model) if m.weight.grad is not None
+            }
+            model.zero_grad(set_to_none=True)
+        self.features = Features(
+            feats.logits.detach(), feats.feature_map.detach(), feats.embedding.detach(), feats.classifier
+        )
+        self.shared_pass_ms = (time.perf_counter() - started) * 1e3
+
+    def _fisher(self, activation: torch.Tensor, grad: torch.Tensor) -> None:
+        reduce_dims = tuple(range(2, activation.dim()))
+        per_channel = (activation * grad).sum(reduce_dims) if reduce_dims else activation * grad
+        self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum())
+
+    def require_teacher(self, proxy: str) -> TeacherContext:
+        if self.teacher is None:
+            raise DiswotError(f"proxy {proxy!r} compares with a teacher; give one (--teacher NAME|CKPT)")
+        return self.teacher
+
+    @property
+    def feats(self) -> Features:
+        assert self.features is not None, "the shared pass did not run"
+        return self.features
+
+
+def _is_relu(module: nn.Module) -> bool:
+    return isinstance(module, (nn.ReLU, nn.ReLU6))
+
+
+ProxyFn = Callable[[Probe], float | torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """A registered proxy.
+
+    ``needs`` lists what the shared pass must provide (``forward``, ``grads``, ``relu_codes``,
+    ``fisher``); an empty set means the proxy runs its own passes. Every proxy is defined so
+    that **higher is better**; ``formula`` says how (e.g. a negated distance).
+    """
+
+    name: str
+    fn: ProxyFn
+    needs: frozenset[str]
+    needs_teacher: bool
+    formula: str
+    higher_is_better: bool = True
+
+    @property
+    def summary(self) -> str:
+        return self.formula
+
+
+PROXIES: Registry[ProxySpec] = Registry("proxy")
+
+
+def register_proxy(
+    name: str, *, needs: tuple[str, ...] = (), teacher: bool = False, formula: str = ""
+) -> Callable[[ProxyFn], ProxyFn]:
+    """Decorator registering ``fn(probe) -> float`` as proxy ``name`` (higher is better)."""
+
+    def add(fn: ProxyFn) -> ProxyFn:
+        text = formula or (fn.__doc__ or "").strip().splitlines()[0]
+        PROXIES.register(name, text)(ProxySpec(name, fn, frozenset(needs), teacher, text))
+        return fn
+
+    return add
+
+
+def finite(value: float | torch.Tensor, proxy: str, arch: str) -> float:
+    """``value`` as a float; NaN or infinity is an error naming the proxy and the architecture."""
+    number = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
+    if not math.isfinite(number):
+        raise DiswotError(
+            f"proxy {proxy!r} gave {number} for architecture {arch!r}; this usually means the "
+            "network's activations overflow at initialisation (try another --seed or batch)"
+        )
+    return number

@@ -1,0 +1,113 @@
+"""DisWOT's similarity scores and the KD-based zero-proxies (teacher vs student at init).
+
+All are negated distances between teacher and student, so higher is better and 0 is best.
+They read only the shared forward pass (no backward): the class-activation matrix comes from
+the closed-form gradient of the cross-entropy w.r.t. the classifier weight.
+"""
+
+from __future__ import annotations
+
+from diswot.proxies.base import Probe, register_proxy
+from diswot.similarity import (
+    attention_distance,
+    channel_correlation_distance,
+    class_similarity,
+    classifier_gradient,
+    kd_divergence,
+    match_spatial,
+    matrix_distance,
+    random_projection,
+    rkd_distance,
+    row_normalised_gram,
+)
+
+
+def semantic_score(probe: Probe) -> float:
+    teacher, feats = probe.require_teacher("diswot_semantic"), probe.feats
+    grad = classifier_gradient(feats.logits, probe.batch.labels, feats.embedding)
+    return -float(matrix_distance(class_similarity(grad), teacher.class_similarity))
+
+
+def relational_score(probe: Probe) -> float:
+    teacher = probe.require_teacher("diswot_relational")
+    return -float(matrix_distance(row_normalised_gram(probe.feats.feature_map), teacher.relation))
+
+
+register_proxy(
+    "diswot_semantic",
+    needs=("forward",),
+    teacher=True,
+    formula="-||S_s - S_t||^2/K^2, S = row-normalised class-by-class product of dCE/dW_fc",
+)(semantic_score)
+
+register_proxy(
+    "diswot_relational",
+    needs=("forward",),
+    teacher=True,
+    formula="-||G_s - G_t||^2/N^2, G = row-normalised batch Gram of the last feature map",
+)(relational_score)
+
+
+@register_proxy(
+    "diswot",
+    needs=("forward",),
+    teacher=True,
+    formula="diswot_semantic + diswot_relational (DisWOT's combined similarity)",
+)
+def diswot_score(probe: Probe) -> float:
+    return semantic_score(probe) + relational_score(probe)
+
+
+# Similarity-preserving KD's loss is exactly DisWOT's relational distance: one implementation.
+register_proxy(
+    "sp", needs=("forward",), teacher=True, formula="-SP loss (Tung & Mori); equals diswot_relational"
+)(relational_score)
+
+
+@register_proxy("kd", needs=("forward",), teacher=True, formula="-T^2 KL(p_t || p_s) at T=4")
+def kd_score(probe: Probe) -> float:
+    teacher = probe.require_teacher("kd")
+    return -float(kd_divergence(probe.feats.logits, teacher.features.logits))
+
+
+@register_proxy("at", needs=("forward",), teacher=True, formula="-attention-transfer loss of the last maps")
+def at_score(probe: Probe) -> float:
+    teacher = probe.require_teacher("at")
+    return -float(attention_distance(probe.feats.feature_map, teacher.features.feature_map))
+
+
+def _projected_student_map(probe: Probe) -> tuple:
+    teacher = probe.require_teacher("fitnet")
+    s, t = probe.feats.feature_map, teacher.features.feature_map
+    width = t.shape[1] if t.dim() == 4 else t.shape[-1]
+    return match_spatial(random_projection(s, width, probe.seed), t)
+
+
+@register_proxy(
+    "fitnet",
+    needs=("forward",),
+    teacher=True,
+    formula="-MSE(fixed random 1x1 projection of student, teacher)",
+)
+def fitnet_score(probe: Probe) -> float:
+    s, t = _projected_student_map(probe)
+    return -float((s - t).pow(2).mean())
+
+
+@register_proxy(
+    "rkd", needs=("forward",), teacher=True, formula="-RKD distance + 2 x angle loss of embeddings"
+)
+def rkd_score(probe: Probe) -> float:
+    teacher = probe.require_teacher("rkd")
+    return -float(rkd_distance(probe.feats.embedding, teacher.features.embedding))
+
+
+@register_proxy(
+    "ickd",
+    needs=("forward",),
+    teacher=True,
+    formula="-inter-channel correlation distance (projected student)",
+)
+def ickd_score(probe: Probe) -> float:
+    s, t = _projected_student_map(probe)
+    return -float(channel_correlation_distance(s, t))

@@ -1,0 +1,89 @@
+"""Scoring candidates with several proxies at once (one shared pass, timed, seeded)."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from diswot.errors import DiswotError
+from diswot.proxies.aggregate import Aggregate, parse_aggregate
+from diswot.proxies.base import PROXIES, Batch, Probe, ProxySpec, TeacherContext, finite
+from diswot.search_spaces.base import Arch, SearchSpace
+
+
+@dataclass(frozen=True)
+class ProxyResult:
+    value: float
+    ms: float  # this proxy's own time plus the shared pass it needed
+
+
+def resolve_proxies(names: Sequence[str]) -> tuple[list[ProxySpec], list[Aggregate]]:
+    """Proxy specs to compute (members of aggregates included, once each) and the aggregates."""
+    specs: dict[str, ProxySpec] = {}
+    aggregates: list[Aggregate] = []
+    for raw in names:
+        name = raw.strip().lower()
+        aggregate = parse_aggregate(name)
+        members = aggregate.members if aggregate else (name,)
+        for member in members:
+            specs.setdefault(member, PROXIES.get(member))
+        if aggregate:
+            aggregates.append(aggregate)
+    if not specs:
+        raise DiswotError("no proxy given; see `diswot list proxies`")
+    return list(specs.values()), aggregates
+
+
+def arch_seed(seed: int, key: str) -> int:
+    """The initialisation seed of one architecture: independent of scoring order."""
+    return (seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31)
+
+
+class ProxyScorer:
+    """Scores networks with ``proxies`` on one batch against an optional teacher context."""
+
+    def __init__(
+        self,
+        proxies: Sequence[str],
+        batch: Batch,
+        teacher: TeacherContext | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.specs, self.aggregates = resolve_proxies(proxies)
+        self.batch, self.teacher, self.seed = batch, teacher, seed
+        needing = [s.name for s in self.specs if s.needs_teacher]
+        if needing and teacher is None:
+            raise DiswotError(
+                f"proxies {', '.join(needing)} compare with a teacher; give one with --teacher NAME|CKPT"
+            )
+        self.needs = frozenset().union(*(s.needs for s in self.specs))
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    def score_model(self, model: nn.Module, key: str = "<model>") -> dict[str, ProxyResult]:
+        probe = Probe(model, self.batch, self.needs, self.teacher, self.seed)
+        results = {}
+        for spec in self.specs:
+            torch.manual_seed(self.seed)
+            started = time.perf_counter()
+            try:
+                value = finite(spec.fn(probe), spec.name, key)
+            except (ValueError, RuntimeError) as exc:
+                raise DiswotError(f"proxy {spec.name!r} failed on {key!r}: {exc}") from exc
+            own_ms = (time.perf_counter() - started) * 1e3
+            results[spec.name] = ProxyResult(value, own_ms + (probe.shared_pass_ms if spec.needs else 0.0))
+        return results
+
+    def score_arch(self, space: SearchSpace, arch: Arch, num_classes: int) -> dict[str, ProxyResult]:
+        """Build ``arch`` with its own deterministic seed and score it."""
+        key = space.encode(arch)
+        torch.manual_seed(arch_seed(self.seed, key))
+        model = space.build(arch, num_classes=num_classes).to(self.batch.inputs.device)
+        return self.score_model(model, key)

@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+from diswot.cli import main
+
+
+def test_bench_proxies_end_to_end_and_cache(tmp_path, nb201_table, shared_data, capsys):
+    out = tmp_path / "bench"
+    args = ["bench", "proxies", "--space", "nb201", "--ground-truth", str(nb201_table),
+            "--proxies", "params,nwot,params+nwot", "--num-archs", "20", "--dataset", "cifar10",
+            "--data-root", str(shared_data), "--batch-size", "16", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert report["space"] == "nb201" and report["num_archs"] == 20
+    assert set(report["proxies"]) == {"params", "nwot", "params+nwot"}
+    for entry in report["proxies"].values():
+        assert {"kendall", "spearman", "pearson", "top1_accuracy", "ms_per_arch"} <= set(entry)
+        assert -1 <= entry["kendall"] <= 1 and entry["top1_accuracy"] > 0
+    assert report["proxies"]["params"]["spearman"] > 0.3  # params ranks NB201 cells well
+    assert (out / "results.csv").exists() and (out / "scatter_params.png").exists()
+    assert main(args) == 0  # a rerun reuses every cached score
+    assert json.loads((out / "results.json").read_text())["cache_hits"] == 40
+    capsys.readouterr()
+
+
+def test_bench_bad_input(tmp_path, nb201_table, capsys):
+    no_arch = tmp_path / "gt.csv"
+    no_arch.write_text("name,accuracy\nx,1\n")
+    base = ["bench", "proxies", "--space", "nb201", "--out", str(tmp_path / "o"), "--num-archs", "5"]
+    assert main([*base, "--ground-truth", str(no_arch)]) == 2
+    assert "no architecture column" in capsys.readouterr().err
+    assert main([*base, "--ground-truth", str(nb201_table), "--proxies", "nope"]) == 2
+    assert "unknown proxy 'nope'" in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    other.write_text("arch,accuracy\n" + "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10\n")
+    assert main([*base, "--ground-truth", str(other)]) == 2
+    assert "appear in the ground truth" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--ground-truth", str(nb201_table), "--batch-size", "-3"])
