@@ -142,6 +142,20 @@ for _depth in (8, 32):
     )
 
 
+class PooledClassifier(nn.Module):
+    """``features`` -> global average pooling -> ``fc``: the head every CIFAR model here shares."""
+
+    features: nn.Module
+    fc: nn.Linear
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
 class PreActBlock(nn.Module):
     """Wide-ResNet block: BN-ReLU-conv twice, projection shortcut when the shape changes."""
 
@@ -164,7 +178,7 @@ class PreActBlock(nn.Module):
         return out + (x if self.shortcut is None else self.shortcut(activated))
 
 
-class WideResNet(nn.Module):
+class WideResNet(PooledClassifier):
     """WRN-depth-k of Zagoruyko & Komodakis (2016)."""
 
     def __init__(self, depth: int, widen: int, num_classes: int = 10) -> None:
@@ -181,12 +195,8 @@ class WideResNet(nn.Module):
                 c_in = width
         layers += [nn.BatchNorm2d(c_in), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c_in, num_classes)
         _init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
 for _depth, _k in ((16, 2), (40, 2), (16, 4), (40, 1)):
@@ -195,7 +205,7 @@ for _depth, _k in ((16, 2), (40, 2), (16, 4), (40, 1)):
     )
 
 
-class VGG(nn.Module):
+class VGG(PooledClassifier):
     """CIFAR VGG with batch norm: stages of 3x3 convs separated by max-pooling."""
 
     def __init__(self, stages: Sequence[Sequence[int]], num_classes: int = 10) -> None:
@@ -209,12 +219,8 @@ class VGG(nn.Module):
                 layers += [*conv_bn(c_in, width), nn.ReLU(inplace=True)]
                 c_in = width
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c_in, num_classes)
         _init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
 _VGG_STAGES = {
@@ -251,7 +257,7 @@ class InvertedResidual(nn.Module):
         return x + out if self.residual else out
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(PooledClassifier):
     """MobileNetV2 for 32x32 inputs (first strides removed), with a width multiplier."""
 
     # (expansion, channels, blocks, stride)
@@ -274,12 +280,8 @@ class MobileNetV2(nn.Module):
         last = 1280 if width_mult <= 1.0 else scaled(1280)
         layers += [*conv_bn(c_in, last, 1), nn.ReLU6(inplace=True)]
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(last, num_classes)
         _init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
 register_model("mobilenetv2", "MobileNetV2 (width 1.0) for CIFAR")(
