@@ -33,11 +33,51 @@ class GroundTruth:
         return set().union(*(v.keys() for v in self.values.values()))
 
 
+NB201_API_DATASETS = {
+    "CIFAR10TestAccuracy200Epochs": "cifar10",
+    "CIFAR100TestAccuracy200Epochs": "cifar100",
+    "ImageNetTestAccuracy200Epochs": "ImageNet16-120",
+}
+
+
+def read_nb201_benchmark_file(
+    path: str | Path, space: SearchSpace, columns: list[str] | None = None
+) -> GroundTruth:
+    """200-epoch test accuracies from the official NAS-Bench-201 file (``NAS-Bench-201-v1_*.pth``).
+
+    Needs the ``nas-bench-201`` package (a dependency) and the file, which users download from
+    the benchmark's authors; columns are named as in the CSV export.
+    """
+    try:
+        from nas_201_api import NASBench201API
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise DataError("reading the NB201 benchmark file needs `pip install nas-bench-201`") from exc
+    chosen = columns or list(NB201_API_DATASETS)
+    unknown = [c for c in chosen if c not in NB201_API_DATASETS]
+    if unknown:
+        raise DataError(
+            f"unknown NB201 column {', '.join(unknown)}; choose from {', '.join(NB201_API_DATASETS)}"
+        )
+    api = NASBench201API(str(path), verbose=False)
+    values: dict[str, dict[str, float]] = {c: {} for c in chosen}
+    for index in range(len(api)):
+        key = space.encode(space.decode(api.arch(index)))
+        for column in chosen:
+            info = api.get_more_info(index, NB201_API_DATASETS[column], hp="200", is_random=False)
+            values[column][key] = float(info["test-accuracy"])
+    return GroundTruth(str(path), values)
+
+
 def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
-    """Read a table; ``columns`` picks metric columns (default: every numeric one)."""
+    """Read a table; ``columns`` picks metric columns (default: every numeric one).
+
+    A ``.pth`` file is read as the official NAS-Bench-201 benchmark file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"ground-truth table {path} does not exist")
+    if path.suffix == ".pth":
+        return read_nb201_benchmark_file(path, space, columns)
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []

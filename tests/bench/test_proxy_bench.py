@@ -38,3 +38,20 @@ def test_bench_bad_input(tmp_path, nb201_table, capsys):
     assert "appear in the ground truth" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--ground-truth", str(nb201_table), "--batch-size", "-3"])
+
+
+def test_ground_truth_reader_formats(tmp_path, nb201_table):
+    from diswot.bench.ground_truth import read_ground_truth
+    from diswot.errors import DataError
+    from diswot.search_spaces import get_space
+
+    space = get_space("nb201")
+    table = read_ground_truth(nb201_table, space, ["CIFAR10TestAccuracy200Epochs"])
+    assert len(table.keys()) == 15625
+    assert max(table.values["CIFAR10TestAccuracy200Epochs"].values()) == pytest.approx(94.37, abs=0.01)
+    simple = tmp_path / "kd.csv"
+    simple.write_text("arch,kd_accuracy,note\n333,91.5,x\n153,90.1,y\n")
+    gt = read_ground_truth(simple, get_space("resnet-depth"))
+    assert gt.columns == ["kd_accuracy"] and gt.values["kd_accuracy"]["153"] == 90.1
+    with pytest.raises(DataError, match="does not exist"):
+        read_ground_truth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", space)

@@ -1,0 +1,1 @@
+"""Evolutionary search engine (DEAP, budgets, Ray): arrives with issue 4; nothing here yet."""
