@@ -7,7 +7,7 @@ import hashlib
 import json
 import random
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ class ProxyBenchConfig:
     cache: str | None = None
     plots: bool = True
     progress: bool = True
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _teacher_key(spec: str) -> str:

@@ -76,8 +76,8 @@ def at_score(probe: Probe) -> float:
     return -float(attention_distance(probe.feats.feature_map, teacher.features.feature_map))
 
 
-def _projected_student_map(probe: Probe) -> tuple:
-    teacher = probe.require_teacher("fitnet")
+def _projected_student_map(probe: Probe, proxy: str) -> tuple:
+    teacher = probe.require_teacher(proxy)
     s, t = probe.feats.feature_map, teacher.features.feature_map
     width = t.shape[1] if t.dim() == 4 else t.shape[-1]
     return match_spatial(random_projection(s, width, probe.seed), t)
@@ -90,7 +90,7 @@ def _projected_student_map(probe: Probe) -> tuple:
     formula="-MSE(fixed random 1x1 projection of student, teacher)",
 )
 def fitnet_score(probe: Probe) -> float:
-    s, t = _projected_student_map(probe)
+    s, t = _projected_student_map(probe, "fitnet")
     return -float((s - t).pow(2).mean())
 
 
@@ -109,5 +109,5 @@ def rkd_score(probe: Probe) -> float:
     formula="-inter-channel correlation distance (projected student)",
 )
 def ickd_score(probe: Probe) -> float:
-    s, t = _projected_student_map(probe)
+    s, t = _projected_student_map(probe, "ickd")
     return -float(channel_correlation_distance(s, t))
