@@ -29,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--num-archs", type=int, default=1000)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument(
+        "--skip", default="", help="comma-separated proxies to leave out (e.g. grasp, for a faster first pass)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "nb201_proxies"))
     args = parser.parse_args()
     cfg = ProxyBenchConfig(
@@ -39,7 +42,7 @@ def main() -> None:
             "CIFAR100TestAccuracy200Epochs",
             "ImageNetTestAccuracy200Epochs",
         ],
-        proxies=PROXIES,
+        proxies=[p for p in PROXIES if p not in set(args.skip.split(","))],
         out=args.out,
         num_archs=args.num_archs,
         seed=0,

@@ -39,10 +39,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _format_count(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(int(n))
+    from diswot.search.budget import format_quantity
+
+    return format_quantity(n)
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -100,6 +99,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (a positive number), got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds (a positive number), got {text!r}")
+    return value
+
+
 def _num_archs(text: str) -> int | None:
     return None if text.lower() == "all" else _positive_int(text)
 
@@ -130,6 +139,36 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
     note = f"; {skipped} sampled archs had no ground truth and were skipped" if skipped else ""
     reused = report["cache_hits"]
     print(f"{report['num_archs']} archs, {reused} cached scores reused{note}; results in {args.out}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from diswot.search import Budget, StrategyParams, search
+
+    budget = Budget.parse(
+        max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
+        min_params=args.min_params, max_latency_ms=args.max_latency_ms, min_latency_ms=args.min_latency_ms,
+    )  # fmt: skip
+    params = StrategyParams(
+        population=args.population, tournament=args.tournament, proposals_per_step=args.proposals_per_step
+    )
+    result = search(
+        args.space, teacher=args.teacher, data=args.dataset, proxy=args.proxy, budget=budget,
+        strategy=args.strategy, evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed,
+        proxy_seed=args.proxy_seed,
+        params=params, objective=args.objective, record=[p for p in args.record.split(",") if p.strip()],
+        data_root=args.data_root, teacher_model=args.teacher_model, batch_size=args.batch_size,
+        num_batches=args.num_batches, device=args.device, executor=args.executor, workers=args.workers,
+        address=args.address, out=args.out, resume=args.resume, store=args.store,
+        ground_truth=args.ground_truth, gt_column=args.gt_column, top_k=args.top_k, plots=not args.no_plots,
+    )  # fmt: skip
+    truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
+    print(
+        f"best {result.proxy}={result.score:.6g}  {result.arch}\n"
+        f"  params={_format_count(result.params)}  flops={_format_count(result.flops)}{truth}\n"
+        f"{result.evaluations} archs scored ({result.cache_hits} from the store, {result.duplicates} "
+        f"revisits reused) in {result.wall_s:.1f} s; results in {args.out}"
+    )
     return 0
 
 
@@ -169,6 +208,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("search", help="search a space for the student a proxy ranks best against a teacher")
+    p.add_argument("--space", default="nb201", help="search space (diswot list spaces)")
+    p.add_argument("--teacher", default="resnet56", help="model name (random init) or checkpoint file")
+    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+    p.add_argument("--dataset", default="sample", help="dataset (default: embedded 300-image sample)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--proxy", default="diswot", help="fitness proxy (diswot list proxies)")
+    p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")
+    p.add_argument("--strategy", default="evolution", choices=["evolution", "nsga2", "random"])
+    p.add_argument("--evaluations", type=_positive_int, default=100, help="distinct archs to score")
+    p.add_argument("--time-budget", type=_seconds, default=None, help="stop after this many seconds")
+    for bound in ("max", "min"):
+        p.add_argument(f"--{bound}-flops", default=None, help="multiply-adds, e.g. 100M or 1.5G")
+        p.add_argument(f"--{bound}-params", default=None, help="parameters, e.g. 500K")
+        p.add_argument(f"--{bound}-latency-ms", default=None, help="batch-1 forward on --device")
+    p.add_argument("--objective", default="flops", choices=["flops", "params", "latency_ms"],
+                   help="the cost of NSGA-II and of the Pareto front")  # fmt: skip
+    p.add_argument("--population", type=_positive_int, default=20)
+    p.add_argument("--tournament", type=_positive_int, default=5)
+    p.add_argument("--proposals-per-step", type=_positive_int, default=4,
+                   help="children scored as one batch (spread over workers)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the strategy")
+    p.add_argument(
+        "--proxy-seed", type=int, default=None,
+        help="seed of the scoring batch, random teacher, candidate init (default: --seed)",
+    )  # fmt: skip
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--num-batches", type=_positive_int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--executor", default="serial", choices=["serial", "processes", "ray"])
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--address", default=None, help="address of an existing Ray cluster")
+    p.add_argument("--out", default="runs/search", help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue the killed run in --out")
+    p.add_argument(
+        "--store", default=None, help="SQLite store to share between runs (default OUT/store.sqlite)"
+    )
+    p.add_argument("--ground-truth", default=None, help="table giving the winner's true accuracy")
+    p.add_argument("--gt-column", default=None)
+    p.add_argument("--top-k", type=_positive_int, default=10)
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=cmd_search)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("proxies", help="rank correlation of proxies with ground-truth accuracy")

@@ -33,3 +33,11 @@ class DataError(DiswotError):
 
 class UnsafePickleError(DataError):
     """A pickle asked to import something that is not a plain container or numpy array."""
+
+
+class BudgetError(DiswotError, ValueError):
+    """A cost budget is malformed, or no architecture of the space can meet it."""
+
+
+class RunDirError(DiswotError):
+    """A search run directory clashes with the request (exists without --resume, or differs)."""

@@ -1,5 +1,8 @@
 """A SQLite cache of proxy scores keyed by (space, arch, proxy, data, teacher).
 
+Proxies that never look at the teacher (nwot, synflow, ...) are stored under the teacher key
+``none``, so runs against different teachers share them.
+
 Reruns, and runs with one more proxy, reuse every score already computed. Each write is its
 own transaction, so an interrupted run loses at most the architecture in progress, and
 several processes may share one file (SQLite serialises the writers).
@@ -9,6 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from diswot.proxies.base import PROXIES
+
+NO_TEACHER = "none"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -31,22 +38,28 @@ class ScoreCache:
         self.space, self.data_key, self.teacher_key = space, data_key, teacher_key
         self.hits = 0
 
+    def teacher_key_of(self, proxy: str) -> str:
+        return self.teacher_key if PROXIES.get(proxy).needs_teacher else NO_TEACHER
+
     def get(self, arch: str, proxies: list[str]) -> dict[str, tuple[float, float]]:
-        marks = ",".join("?" * len(proxies))
-        rows = self.conn.execute(
-            f"SELECT proxy, value, ms FROM scores WHERE space=? AND arch=? AND data_key=? "
-            f"AND teacher_key=? AND proxy IN ({marks})",
-            (self.space, arch, self.data_key, self.teacher_key, *proxies),
-        ).fetchall()
-        self.hits += len(rows)
-        return {proxy: (value, ms) for proxy, value, ms in rows}
+        found = {}
+        for proxy in proxies:
+            row = self.conn.execute(
+                "SELECT value, ms FROM scores WHERE space=? AND arch=? AND proxy=? AND data_key=? "
+                "AND teacher_key=?",
+                (self.space, arch, proxy, self.data_key, self.teacher_key_of(proxy)),
+            ).fetchone()
+            if row is not None:
+                found[proxy] = (row[0], row[1])
+        self.hits += len(found)
+        return found
 
     def put(self, arch: str, results: dict[str, tuple[float, float]]) -> None:
         with self.conn:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (self.space, arch, proxy, self.data_key, self.teacher_key, value, ms)
+                    (self.space, arch, proxy, self.data_key, self.teacher_key_of(proxy), value, ms)
                     for proxy, (value, ms) in results.items()
                 ],
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import random
 import statistics
@@ -18,7 +17,8 @@ from diswot.bench.ground_truth import read_ground_truth
 from diswot.data import load_dataset
 from diswot.errors import DataError, DiswotError
 from diswot.models import load_teacher
-from diswot.proxies import Batch, ProxyScorer, TeacherContext, resolve_proxies
+from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
+from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
 from diswot.search_spaces import get_space
 
 
@@ -41,13 +41,6 @@ class ProxyBenchConfig:
     cache: str | None = None
     plots: bool = True
     progress: bool = True
-
-
-def _teacher_key(spec: str) -> str:
-    path = Path(spec)
-    if path.is_file():
-        return f"{path.name}:{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
-    return f"{spec}:random-init"
 
 
 def _choose_archs(cfg: ProxyBenchConfig, space, truth_keys: set[str]) -> tuple[list[str], int]:
@@ -86,19 +79,19 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     names = [s.name for s in specs]
     archs, skipped = _choose_archs(cfg, space, truth.keys())
     data = load_dataset(cfg.dataset, cfg.data_root)
-    batches = []
-    for i in range(cfg.num_batches):
-        x, y = data.balanced_batch(cfg.batch_size, seed=cfg.seed + i, device=cfg.device)
-        batches.append(Batch(x, y))
+    batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)
     contexts: list[TeacherContext | None] = [None] * len(batches)
     if any(s.needs_teacher for s in specs):
-        teacher = load_teacher(cfg.teacher, num_classes=data.num_classes, model=cfg.teacher_model)
+        teacher = load_teacher(
+            cfg.teacher, num_classes=data.num_classes, model=cfg.teacher_model, seed=cfg.seed
+        )
         teacher.model.to(cfg.device)
         contexts = [TeacherContext(teacher.model, b, pretrained=teacher.pretrained) for b in batches]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    data_key = f"{data.name}:{cfg.seed}:{cfg.batch_size}x{cfg.num_batches}"
-    cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, data_key, _teacher_key(cfg.teacher))
+    data_key = data_fingerprint(data, cfg.seed, cfg.batch_size, cfg.num_batches)
+    teacher_key = teacher_fingerprint(cfg.teacher, cfg.seed)
+    cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, data_key, teacher_key)
     scorers: dict[frozenset[str], list[ProxyScorer]] = {}
     values: dict[str, list[float]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}

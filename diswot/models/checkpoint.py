@@ -121,7 +121,9 @@ def load_state_checked(model: nn.Module, state: dict[str, Any], source: str, spe
     model.load_state_dict(state)
 
 
-def load_teacher(spec: str | Path, num_classes: int | None = None, model: str | None = None) -> Teacher:
+def load_teacher(
+    spec: str | Path, num_classes: int | None = None, model: str | None = None, seed: int = 0
+) -> Teacher:
     """A teacher from a registered name (random init) or a checkpoint file.
 
     Args:
@@ -130,6 +132,8 @@ def load_teacher(spec: str | Path, num_classes: int | None = None, model: str | 
         num_classes: the class count the data has; a checkpoint made for another count is an
             error. ``None`` accepts the checkpoint's (or 10 for a random teacher).
         model: architecture of a bare ``state_dict``.
+        seed: initialisation seed of a random-init teacher (the global RNG is left untouched),
+            so the same name always means the same teacher.
     """
     text = str(spec)
     path = Path(text).expanduser()
@@ -138,7 +142,10 @@ def load_teacher(spec: str | Path, num_classes: int | None = None, model: str | 
         if model is not None and model != text:
             raise DiswotError(f"teacher {text!r} is a model name; drop the extra model={model!r}")
         k = num_classes or 10
-        return Teacher(build_model(text, k), text, k, "random-init")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_model(text, k)
+        return Teacher(net, text, k, "random-init", {"seed": seed})
     if not path.is_file():
         raise CheckpointError(f"teacher checkpoint {path} does not exist")
     payload = _read(path)

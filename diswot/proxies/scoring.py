@@ -87,3 +87,35 @@ class ProxyScorer:
         torch.manual_seed(arch_seed(self.seed, key))
         model = space.build(arch, num_classes=num_classes).to(self.batch.inputs.device)
         return self.score_model(model, key)
+
+
+def scoring_batches(data, batch_size: int, num_batches: int, seed: int, device: str = "cpu") -> list[Batch]:
+    """``num_batches`` class-balanced batches of ``data`` (an ImageDataset), reproducible from ``seed``."""
+    batches = []
+    for i in range(num_batches):
+        inputs, labels = data.balanced_batch(batch_size, seed=seed + i, device=device)
+        batches.append(Batch(inputs, labels))
+    return batches
+
+
+def data_fingerprint(data, seed: int, batch_size: int, num_batches: int) -> str:
+    """What identifies the scoring batches in score caches (shared by the bench and the search)."""
+    return f"{data.name}:{seed}:{batch_size}x{num_batches}"
+
+
+def teacher_fingerprint(spec: str | nn.Module, seed: int = 0) -> str:
+    """What identifies a teacher in score caches: a checkpoint's content hash, else its name
+    and initialisation seed."""
+    import hashlib
+    from pathlib import Path
+
+    if isinstance(spec, nn.Module):
+        digest = hashlib.sha1()
+        for name, tensor in spec.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return f"{type(spec).__name__}:{digest.hexdigest()[:16]}"
+    path = Path(spec)
+    if path.is_file():
+        return f"{path.name}:{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
+    return f"{spec}:random-init:seed{seed}"

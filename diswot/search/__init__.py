@@ -1,1 +1,27 @@
-"""Evolutionary search engine (DEAP, budgets, Ray): arrives with issue 4; nothing here yet."""
+"""Evolutionary search engine on DEAP: strategies, budgets, the SQLite store and executors.
+
+``diswot.search(...)`` is the entry point; see :func:`diswot.search.engine.search`.
+"""
+
+from diswot.search.budget import Budget, measure_latency_ms, parse_quantity
+from diswot.search.engine import SearchResult, search
+from diswot.search.executors import EXECUTORS, Evaluator, make_executor
+from diswot.search.store import Evaluation, RunStore
+from diswot.search.strategies import STRATEGIES, Candidate, StrategyParams, pareto_front
+
+__all__ = [
+    "EXECUTORS",
+    "STRATEGIES",
+    "Budget",
+    "Candidate",
+    "Evaluation",
+    "Evaluator",
+    "RunStore",
+    "SearchResult",
+    "StrategyParams",
+    "make_executor",
+    "measure_latency_ms",
+    "pareto_front",
+    "parse_quantity",
+    "search",
+]

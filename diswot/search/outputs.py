@@ -1,0 +1,92 @@
+"""Files a search run writes: ``result.json``, ``history.csv``, ``topk.csv``, ``pareto.csv`` and plots.
+
+Each file is written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from diswot.search.engine import SearchResult
+    from diswot.search.store import Evaluation
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_evaluations(path: Path, rows: list[Evaluation], truth: dict[str, float] | None) -> None:
+    proxies = list(rows[0].proxies) if rows else []
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        header = ["eval_index", "generation", "arch", "score", *proxies, "params", "flops", "latency_ms"]
+        writer.writerow([*header, "wall_s", "cached", *(["true_accuracy"] if truth else [])])
+        for e in rows:
+            latency = "" if e.latency_ms is None else f"{e.latency_ms:.4f}"
+            row = [e.eval_index, e.generation, e.arch, repr(e.score), *(repr(e.proxies[p]) for p in proxies)]
+            row += [int(e.params), int(e.flops), latency, f"{e.wall_s:.3f}", int(e.cached)]
+            if truth:
+                row.append(truth.get(e.arch, ""))
+            writer.writerow(row)
+    tmp.replace(path)
+
+
+def write_outputs(
+    result: SearchResult, out: Path, truth: dict[str, float] | None, objective: str, plots: bool = True
+) -> None:
+    """Everything a finished (or resumed-to-completion) run leaves in ``out``."""
+    _atomic_text(out / "result.json", json.dumps(result.to_dict(), indent=2))
+    _write_evaluations(out / "history.csv", result.history, truth)
+    _write_evaluations(out / "topk.csv", result.top_k, truth)
+    _write_evaluations(out / "pareto.csv", result.pareto, truth)
+    if plots:
+        plot_search(result, out, objective)
+
+
+def plot_search(result: SearchResult, out: Path, objective: str = "flops") -> None:
+    """``best_score.png`` (best score over evaluations) and ``score_vs_<objective>.png`` with the front."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = result.history
+    running, best = [], float("-inf")
+    for e in history:
+        best = max(best, e.score)
+        running.append(best)
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=110)
+    ax.plot(range(1, len(history) + 1), running, color="tab:blue")
+    ax.scatter(range(1, len(history) + 1), [e.score for e in history], s=4, alpha=0.3, color="tab:gray")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(f"{result.proxy} (higher is better)")
+    ax.set_title(f"{result.strategy} on {result.space}: best so far")
+    fig.tight_layout()
+    fig.savefig(out / "best_score.png")
+    plt.close(fig)
+
+    def cost(e: Evaluation) -> float:
+        return float(getattr(e, objective) or 0.0)
+
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=110)
+    ax.scatter([cost(e) for e in history], [e.score for e in history], s=6, alpha=0.4, label="evaluated")
+    front = sorted(result.pareto, key=cost)
+    ax.plot(
+        [cost(e) for e in front], [e.score for e in front], "o-", color="tab:red", ms=3, label="Pareto front"
+    )
+    returned = float(getattr(result, objective) or 0.0)
+    ax.scatter([returned], [result.score], marker="*", s=120, color="gold", edgecolor="black", zorder=5,
+               label="returned")  # fmt: skip
+    ax.set_xlabel("multiply-adds" if objective == "flops" else objective)
+    ax.set_ylabel(result.proxy)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"score_vs_{objective}.png")
+    plt.close(fig)
