@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--num-archs", type=int, default=1000)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument(
-        "--skip", default="", help="comma-separated proxies to leave out (e.g. grasp, for a faster first pass)"
+        "--skip",
+        default="",
+        help="comma-separated proxies to leave out (e.g. grasp, for a quicker pass)",
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "nb201_proxies"))
     args = parser.parse_args()

@@ -7,6 +7,12 @@ The public API re-exported here is what the README documents::
     arch = space.sample(random.Random(0))
     model = space.build(arch, num_classes=10)
     print(space.encode(arch), space.cost(arch))
+
+    result = diswot.search("nb201", teacher="resnet56", proxy="diswot", evaluations=100,
+                           budget=diswot.Budget.parse(max_flops="100M"), out="runs/x")
+
+``diswot.search`` is the search function; its machinery lives in the ``diswot.search``
+package (``from diswot.search import StrategyParams``), which stays importable.
 """
 
 from diswot.data import ImageDataset, load_dataset, load_sample
@@ -28,6 +34,8 @@ from diswot.models import (
     register_model,
     save_checkpoint,
 )
+from diswot.search import Budget, SearchResult, StrategyParams
+from diswot.search import search as _search_function
 from diswot.search_spaces import (
     Choice,
     ChoiceSpace,
@@ -39,7 +47,10 @@ from diswot.search_spaces import (
 
 __version__ = "0.1.0"
 
+search = _search_function  # the function shadows the subpackage attribute on purpose
+
 __all__ = [
+    "Budget",
     "CheckpointError",
     "Choice",
     "ChoiceSpace",
@@ -50,7 +61,9 @@ __all__ = [
     "Features",
     "ImageDataset",
     "InvalidArchError",
+    "SearchResult",
     "SearchSpace",
+    "StrategyParams",
     "UnknownNameError",
     "build_model",
     "extract_features",
@@ -63,4 +76,5 @@ __all__ = [
     "register_model",
     "register_space",
     "save_checkpoint",
+    "search",
 ]

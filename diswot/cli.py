@@ -19,6 +19,7 @@ def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
     from diswot.data.readers import DATASETS
     from diswot.models import MODELS
     from diswot.proxies import PROXIES
+    from diswot.search import EXECUTORS, STRATEGIES
     from diswot.search_spaces import SPACES
 
     def rows(registry: object) -> Callable[[], list[tuple[str, str]]]:
@@ -29,6 +30,8 @@ def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
         "models": rows(MODELS),
         "datasets": rows(DATASETS),
         "proxies": rows(PROXIES),
+        "strategies": rows(STRATEGIES),
+        "executors": rows(EXECUTORS),
     }
 
 
@@ -217,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None)
     p.add_argument("--proxy", default="diswot", help="fitness proxy (diswot list proxies)")
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")
-    p.add_argument("--strategy", default="evolution", choices=["evolution", "nsga2", "random"])
+    p.add_argument("--strategy", default="evolution", help="evolution, nsga2 or random")
     p.add_argument("--evaluations", type=_positive_int, default=100, help="distinct archs to score")
     p.add_argument("--time-budget", type=_seconds, default=None, help="stop after this many seconds")
     for bound in ("max", "min"):
@@ -238,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--num-batches", type=_positive_int, default=1)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    p.add_argument("--executor", default="serial", choices=["serial", "processes", "ray"])
+    p.add_argument("--executor", default="serial", help="serial, processes or ray")
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--address", default=None, help="address of an existing Ray cluster")
     p.add_argument("--out", default="runs/search", help="run directory")

@@ -32,8 +32,9 @@ def _first_doc_line(obj: object) -> str:
 class Registry(Generic[T]):
     """Maps short names (case-insensitive) to plug-ins of one kind."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind.replace(' ', '-')}s"
         self._entries: dict[str, Entry[T]] = {}
 
     def register(self, name: str, summary: str | None = None) -> Callable[[T], T]:
@@ -57,7 +58,7 @@ class Registry(Generic[T]):
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownNameError(
             f"unknown {self.kind} {name!r}.{hint} Valid names: {', '.join(self.names())} "
-            f"(see `diswot list {self.kind.replace(' ', '-')}s`)."
+            f"(see `diswot list {self.plural}`)."
         )
 
     def names(self) -> list[str]:

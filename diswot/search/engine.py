@@ -35,7 +35,7 @@ from diswot.models.checkpoint import Teacher, load_teacher
 from diswot.proxies import PROXIES, TeacherContext, parse_aggregate
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
 from diswot.search.budget import Budget, format_quantity, measure_latency_ms
-from diswot.search.executors import Evaluator, make_executor
+from diswot.search.executors import EXECUTORS, Evaluator, make_executor
 from diswot.search.store import Evaluation, RunStore
 from diswot.search.strategies import STRATEGIES, Candidate, ScoreCostFitness, StrategyParams, pareto_front
 from diswot.search_spaces.base import Arch, SearchSpace, get_space
@@ -378,6 +378,7 @@ def search(
     if params.population < 2 or params.tournament < 1 or params.proposals_per_step < 1:
         raise DiswotError("population must be >= 2, tournament and proposals per step >= 1")
     strategy_fn = STRATEGIES.get(strategy)
+    EXECUTORS.get(executor)  # an unknown name fails before any work
     space_obj = get_space(space) if isinstance(space, str) else space
     proxy_names = _check_proxy(proxy, record)
     proxy = proxy_names[0]
@@ -424,12 +425,13 @@ def search(
         "num_batches": num_batches, "teacher": teacher_key, "device": device,
     }  # fmt: skip
     run_id = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    created = False
+    created = made_dir = False
     if out_dir is not None:
         if resume:
             _check_same_config(out_dir, config)
         else:
             created = True  # _check_run_dir made sure it is absent or empty
+            made_dir = not out_dir.exists()
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / RUN_FILE).write_text(json.dumps({"run_id": run_id, **config}, indent=2))
     store_path = Path(store) if store else (out_dir / "store.sqlite" if out_dir else None)
@@ -467,7 +469,8 @@ def search(
     except BaseException:
         if created and not run_store.recorded(run_id):
             run_store.close()
-            for child in out_dir.iterdir():  # nothing worth keeping: leave no half-written run
+            # nothing worth keeping: leave no half-written run directory behind
+            for child in [out_dir] if made_dir else list(out_dir.iterdir()):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             run_store = None  # type: ignore[assignment]
         raise

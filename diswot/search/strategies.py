@@ -76,7 +76,7 @@ class StrategyContext(Protocol):
 
 
 Strategy = Callable[[StrategyContext, StrategyParams], None]
-STRATEGIES: Registry[Strategy] = Registry("strategy")
+STRATEGIES: Registry[Strategy] = Registry("strategy", plural="strategies")
 
 
 def _initial_population(ctx: StrategyContext, size: int) -> list[Candidate]:

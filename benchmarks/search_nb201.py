@@ -1,0 +1,89 @@
+"""Record search quality and speed on NAS-Bench-201 CIFAR-10 (the issue-4 benchmark).
+
+For each configuration (strategy x proxy) and each search seed, runs ``diswot.search`` with the
+same number of evaluations on one class-balanced batch of 64 shared CIFAR-10 training images
+(proxy seed 0, so every seed optimises the same fitness; a random-init ResNet-56 teacher for
+the teacher-based proxies) and reports the true CIFAR-10 200-epoch test accuracy of the
+returned cell (mean +- std over seeds) and the wall time. Each run keeps its own store, so wall
+times are honest (no scores reused from other runs); a killed benchmark resumes per run.
+
+Usage:
+  python benchmarks/search_nb201.py --strategy evolution --proxy diswot --seeds 0 1 2 3 4
+  python benchmarks/search_nb201.py --summarize        # table of every finished configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import diswot
+from diswot.search import StrategyParams
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "search_nb201"
+COLUMN = "CIFAR10TestAccuracy200Epochs"
+
+
+def run(args: argparse.Namespace) -> None:
+    data = diswot.load_dataset("cifar10", args.data)
+    table = f"{args.data}/nb201/nats_tss_test_acc_200ep.csv"
+    for seed in args.seeds:
+        out = RESULTS / f"{args.strategy}_{args.proxy}_{args.evaluations}" / f"seed{seed}"
+        resume = (out / "run.json").exists()
+        if (out / "result.json").exists():
+            print(f"{out} already finished")
+            continue
+        result = diswot.search(
+            "nb201", teacher="resnet56", data=data, proxy=args.proxy, strategy=args.strategy,
+            evaluations=args.evaluations, seed=seed, proxy_seed=0, batch_size=64,
+            params=StrategyParams(population=args.population, tournament=args.tournament),
+            ground_truth=table, gt_column=COLUMN, out=out, resume=resume,
+        )  # fmt: skip
+        print(f"seed {seed}: {result.arch} true accuracy {result.true_accuracy:.2f} in {result.wall_s:.0f} s")
+
+
+def summarize() -> dict[str, dict[str, object]]:
+    summary = {}
+    for config in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
+        results = [json.loads(f.read_text()) for f in sorted(config.glob("seed*/result.json"))]
+        if not results:
+            continue
+        accuracy = [r["true_accuracy"] for r in results]
+        wall = [r["wall_s"] for r in results]
+        summary[config.name] = {
+            "seeds": len(results),
+            "evaluations": results[0]["evaluations"],
+            "true_accuracy_mean": statistics.mean(accuracy),
+            "true_accuracy_std": statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            "wall_s_mean": statistics.mean(wall),
+            "archs": [r["arch"] for r in results],
+        }
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{'configuration':<36}{'seeds':>6}{'evals':>7}{'true acc (mean +- std)':>26}{'wall s':>9}")
+    for name, s in summary.items():
+        acc = f"{s['true_accuracy_mean']:.2f} +- {s['true_accuracy_std']:.2f}"
+        print(f"{name:<36}{s['seeds']:>6}{s['evaluations']:>7}{acc:>26}{s['wall_s_mean']:>9.0f}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--strategy", default="evolution")
+    parser.add_argument("--proxy", default="diswot")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--evaluations", type=int, default=500)
+    parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--tournament", type=int, default=5)
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--summarize", action="store_true")
+    args = parser.parse_args()
+    if not args.summarize:
+        run(args)
+    summarize()
+
+
+if __name__ == "__main__":
+    main()
