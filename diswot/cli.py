@@ -17,6 +17,7 @@ from diswot.errors import DiswotError
 
 def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
     from diswot.data.readers import DATASETS
+    from diswot.distill import DISTILLERS
     from diswot.models import MODELS
     from diswot.proxies import PROXIES
     from diswot.search import EXECUTORS, STRATEGIES
@@ -32,6 +33,7 @@ def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
         "proxies": rows(PROXIES),
         "strategies": rows(STRATEGIES),
         "executors": rows(EXECUTORS),
+        "distillers": rows(DISTILLERS),
     }
 
 
@@ -175,6 +177,72 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace):
+    from diswot.distill import Recipe
+
+    return Recipe(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        schedule=args.schedule, seed=args.seed, ce_weight=getattr(args, "ce_weight", 1.0),
+        channels_last=not args.no_channels_last,
+    )  # fmt: skip
+
+
+def _add_recipe_args(p: argparse.ArgumentParser, epochs: int) -> None:
+    p.add_argument("--dataset", default="sample", help="dataset (default: embedded sample, 20%% held out)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--train-subset", type=_positive_int, default=None, help="class-balanced training images")
+    p.add_argument("--epochs", type=_positive_int, default=epochs)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="for batch 128; scaled linearly with the batch")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-channels-last", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
+
+
+def cmd_train_teacher(args: argparse.Namespace) -> int:
+    from diswot.distill import train_teacher
+
+    summary = train_teacher(
+        args.model, args.out, dataset=args.dataset, data_root=args.data_root, recipe=_recipe(args),
+        resume=args.resume, device=args.device, train_subset=args.train_subset,
+    )  # fmt: skip
+    print(f"{args.model}: test top-1 {summary['test_accuracy']:.2f}% after {summary['epochs']} epochs "
+          f"({summary['wall_s']:.0f} s); checkpoint {args.out}")  # fmt: skip
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from diswot.distill import distill, student_specs
+
+    specs = [s for text in args.student for s in student_specs(text, args.top_k)]
+    summaries = distill(
+        args.teacher, specs, args.distiller, dataset=args.dataset, data_root=args.data_root,
+        recipe=_recipe(args), out=args.out, resume=args.resume, device=args.device,
+        train_subset=args.train_subset, teacher_model=args.teacher_model,
+    )  # fmt: skip
+    for s in summaries:
+        size = f"params={_format_count(s['params'])}, flops={_format_count(s['flops'])}"
+        accuracy = f"test top-1 {s['test_accuracy']:.2f}%"
+        print(f"{s['model']}: {accuracy} with {s['distillers']} ({size}, {s['wall_s']:.0f} s)")
+    print(f"results in {args.out}")
+    return 0
+
+
+def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:
+    from diswot.distill.ground_truth import kd_ground_truth
+
+    rows = kd_ground_truth(
+        args.space, args.teacher, args.num_archs, args.out, distillers=args.distiller, vanilla=args.vanilla,
+        seed=args.seed, recipe=_recipe(args), dataset=args.dataset, data_root=args.data_root,
+        train_subset=args.train_subset, group_size=args.group_size, device=args.device,
+    )  # fmt: skip
+    print(f"{len(rows)} architectures in {args.out}")
+    return 0
+
+
 def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -255,6 +323,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("train-teacher", help="train a teacher with cross-entropy (standard CIFAR recipe)")
+    p.add_argument("--model", default="resnet56", help="zoo name or SPACE:ARCH (diswot list models)")
+    p.add_argument("--out", default="runs/teacher.pt", help="checkpoint file; logs go to <stem>_run/")
+    _add_recipe_args(p, epochs=240)
+    p.set_defaults(func=cmd_train_teacher)
+
+    p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
+    p.add_argument("--teacher", required=True, help="checkpoint file (or a model name: random init)")
+    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+    p.add_argument("--student", action="append", required=True,
+                   help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
+    p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")
+    p.add_argument(
+        "--distiller", default="kd", help="e.g. kd, kd:0.9,sp:3000 or none (diswot list distillers)"
+    )
+    p.add_argument("--ce-weight", type=float, default=1.0, help="weight of the cross-entropy term")
+    p.add_argument("--out", default="runs/distill")
+    _add_recipe_args(p, epochs=240)
+    p.set_defaults(func=cmd_distill)
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("proxies", help="rank correlation of proxies with ground-truth accuracy")
     p.add_argument("--space", default="nb201")
@@ -273,6 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--out", default="runs/bench-proxies")
     p.set_defaults(func=cmd_bench_proxies)
+
+    p = bench.add_parser(
+        "kd-ground-truth", help="distill sampled students: arch,kd_accuracy,vanilla_accuracy"
+    )
+    p.add_argument("--space", default="resnet-depth")
+    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    p.add_argument("--num-archs", type=_positive_int, default=16)
+    p.add_argument("--distiller", default="kd")
+    p.add_argument("--vanilla", action="store_true", help="also train each student without a teacher")
+    p.add_argument("--group-size", type=_positive_int, default=4, help="students sharing one teacher pass")
+    p.add_argument("--out", default="runs/kd_ground_truth.csv")
+    _add_recipe_args(p, epochs=10)
+    p.set_defaults(func=cmd_bench_kd_ground_truth)
     return parser
 
 

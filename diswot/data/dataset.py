@@ -68,6 +68,33 @@ class ImageDataset:
             self.source,
         )
 
+    def _round_robin(self, count: int, generator: torch.Generator) -> list[int]:
+        """Up to ``count`` indices, one shuffled image of each class in turn."""
+        pools = [
+            (self.labels == c).nonzero().flatten()[torch.randperm(n, generator=generator)]
+            for c, n in enumerate(self.class_counts())
+        ]
+        chosen: list[int] = []
+        depth = 0
+        while len(chosen) < count and any(depth < len(p) for p in pools):
+            chosen += [int(p[depth]) for p in pools if depth < len(p)][: count - len(chosen)]
+            depth += 1
+        return chosen
+
+    def balanced_indices(self, count: int, seed: int = 0) -> torch.Tensor:
+        """``count`` sorted indices taking (as far as possible) equally many images of every class."""
+        chosen = self._round_robin(count, torch.Generator().manual_seed(seed))
+        return torch.tensor(sorted(chosen), dtype=torch.long)
+
+    def split(self, held_out: float, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
+        """A class-balanced ``(rest, held_out)`` split, e.g. a test set for data without one."""
+        if not 0 < held_out < 1:
+            raise DataError(f"the held-out fraction must be in (0, 1), got {held_out}")
+        test = self.balanced_indices(max(self.num_classes, round(len(self) * held_out)), seed)
+        mask = torch.ones(len(self), dtype=torch.bool)
+        mask[test] = False
+        return self.subset(mask.nonzero().flatten()), self.subset(test)
+
     def prepare(
         self,
         images: torch.Tensor,
@@ -93,19 +120,7 @@ class ImageDataset:
         if batch_size < 1:
             raise DataError(f"batch size must be positive, got {batch_size}")
         generator = torch.Generator().manual_seed(seed)
-        per_class = [
-            (self.labels == c)
-            .nonzero()
-            .flatten()[torch.randperm(int((self.labels == c).sum()), generator=generator)]
-            for c in range(self.num_classes)
-        ]
-        chosen: list[int] = []
-        depth = 0
-        while len(chosen) < batch_size and any(depth < len(p) for p in per_class):
-            for pool in per_class:
-                if depth < len(pool) and len(chosen) < batch_size:
-                    chosen.append(int(pool[depth]))
-            depth += 1
+        chosen = self._round_robin(batch_size, generator)
         if len(chosen) < batch_size:
             raise DataError(f"{self.name} has {len(self)} images, fewer than the batch size {batch_size}")
         order = torch.tensor(chosen)[torch.randperm(len(chosen), generator=generator)]

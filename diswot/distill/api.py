@@ -1,0 +1,154 @@
+"""``train_teacher`` and ``distill``: what ``diswot train-teacher`` and ``diswot distill`` run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diswot.data import ImageDataset, load_dataset
+from diswot.distill.distillers import parse_distillers
+from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
+from diswot.errors import DataError, DiswotError, RunDirError
+from diswot.models.checkpoint import Teacher, build_model, load_teacher
+
+
+def load_split(
+    dataset: str | ImageDataset, data_root: str | Path | None, train_subset: int | None = None, seed: int = 0
+) -> tuple[ImageDataset, ImageDataset]:
+    """``(train, test)`` sets. The embedded sample has no test split: 20% of it is held out.
+
+    ``train_subset`` keeps that many class-balanced training images (for short CPU runs).
+    """
+    if isinstance(dataset, ImageDataset):
+        train, test = dataset.split(0.2, seed)
+    elif dataset == "sample":
+        train, test = load_dataset("sample").split(0.2, seed)
+    else:
+        train, test = (
+            load_dataset(dataset, data_root, train=True),
+            load_dataset(dataset, data_root, train=False),
+        )
+    if train_subset is not None:
+        if train_subset < train.num_classes:
+            raise DataError(f"--train-subset {train_subset} is below one image per class")
+        train = train.subset(train.balanced_indices(train_subset, seed))
+    return train, test
+
+
+def student_specs(student: str, top_k: int = 1) -> list[str]:
+    """Model specs from ``SPACE:ARCH``, a zoo name, or a search's ``result.json`` (its top-k)."""
+    path = Path(student)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise DiswotError(f"student file {path} does not exist")
+        result = json.loads(path.read_text())
+        if "space" not in result or "arch" not in result:
+            raise DiswotError(f"{path} is not a search result.json (it lacks 'space' and 'arch')")
+        archs = [e["arch"] for e in result.get("top_k", [])][:top_k] or [result["arch"]]
+        return [f"{result['space']}:{arch}" for arch in archs]
+    if top_k != 1:
+        raise DiswotError("--top-k needs a search result.json as --student")
+    return [student]
+
+
+def _safe_name(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:80]
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    states = list(out.glob(f"**/{STATE_FILE}")) if out.exists() else []
+    if states and not resume:
+        raise RunDirError(
+            f"{out} already holds a training run; pass --resume to continue it, or another --out"
+        )
+
+
+def distill(
+    teacher: str | Path | Teacher,
+    students: Sequence[str],
+    distillers: str = "kd",
+    *,
+    dataset: str | ImageDataset = "sample",
+    data_root: str | Path | None = None,
+    recipe: Recipe | None = None,
+    out: str | Path = "runs/distill",
+    resume: bool = False,
+    device: str = "cpu",
+    train_subset: int | None = None,
+    teacher_model: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Distill ``teacher`` into every student spec at once (one teacher pass per batch).
+
+    Each student trains in ``out`` (one student) or ``out/<name>/`` (several) and leaves
+    ``model.pt`` (a checkpoint usable as ``--teacher``), ``last.pt`` (for ``resume``),
+    ``metrics.csv``, ``metrics.png`` and ``result.json``. ``distillers="none"`` trains without a
+    teacher (the vanilla baseline of the same recipe).
+    """
+    recipe = recipe or Recipe()
+    out = Path(out)
+    parse_distillers(distillers)  # fail early on a bad spec
+    _check_out(out, resume)
+    train, test = load_split(dataset, data_root, train_subset, recipe.seed)
+    teacher_obj = None
+    if parse_distillers(distillers):
+        teacher_obj = (
+            teacher
+            if isinstance(teacher, Teacher)
+            else load_teacher(teacher, num_classes=train.num_classes, model=teacher_model, seed=recipe.seed)
+        )
+    runs = []
+    for i, spec in enumerate(students):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(recipe.seed * 7919 + i)
+            model = build_model(spec, num_classes=train.num_classes)
+        run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
+        runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers))
+    created = not out.exists()
+    try:
+        trainer = Trainer(
+            runs, train, test, recipe, teacher_obj.model if teacher_obj else None, device, progress
+        )
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    summaries = trainer.fit(resume=resume)
+    for summary in summaries:
+        summary["teacher"] = None if teacher_obj is None else str(teacher_obj.source)
+    return summaries
+
+
+def train_teacher(
+    model: str,
+    out: str | Path,
+    *,
+    dataset: str | ImageDataset = "sample",
+    data_root: str | Path | None = None,
+    recipe: Recipe | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    train_subset: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model`` with cross-entropy; the checkpoint goes to ``out`` (e.g. ``teacher.pt``),
+    logs and the resumable state to ``<out stem>_run/`` beside it."""
+    out = Path(out)
+    if out.suffix not in {".pt", ".pth"}:
+        raise DiswotError(f"--out {out} should be a checkpoint file name ending in .pt")
+    run_dir = out.with_name(out.stem + "_run")
+    if out.exists() and not resume:
+        raise RunDirError(f"{out} exists; pass --resume to continue its run, or choose another --out")
+    summary = distill(
+        model, [model], "none", dataset=dataset, data_root=data_root, recipe=recipe, out=run_dir,
+        resume=resume, device=device, train_subset=train_subset, progress=progress,
+    )[0]  # fmt: skip
+    shutil.copyfile(run_dir / "model.pt", out)
+    summary["checkpoint"] = str(out)
+    return summary

@@ -1,0 +1,347 @@
+"""The training loop shared by teacher training, distillation and the distillation ground truth.
+
+One loop trains any number of students side by side on the same batches: the teacher's
+forward pass runs once per batch for all of them (how the search's top-k winners are
+distilled, and how ``bench kd-ground-truth`` trains a group of candidates). Each student keeps
+its own optimizer, distillation loss and run directory.
+
+Reproducible and resumable: the batch order and augmentation of epoch ``e`` come from a
+generator seeded by ``(seed, e)``, the learning rate is a pure function of the epoch, and every
+epoch ends with an atomic checkpoint (weights, optimizer, distiller projections, metrics). A
+resumed run therefore continues bit-for-bit where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from diswot.data import ImageDataset
+from diswot.distill.distillers import DistillationLoss, parse_distillers
+from diswot.errors import CheckpointError, DataError, DiswotError
+from diswot.models.checkpoint import save_checkpoint
+from diswot.models.features import FeatureExtractor, Features
+from diswot.models.profile import profile
+
+STATE_FILE = "last.pt"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The standard CIFAR recipe (SGD + momentum, weight decay, cosine or step schedule,
+    pad-crop-flip augmentation); ``lr`` is for ``batch_size`` 128 and scales linearly."""
+
+    epochs: int = 240
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # or "step": x0.1 at 50% and 75% of the epochs
+    warmup_epochs: int = 0
+    ce_weight: float = 1.0
+    augment: bool = True
+    seed: int = 0
+    channels_last: bool = True
+    eval_batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise DiswotError("epochs and batch size must be at least 1")
+        if self.schedule not in {"cosine", "step"}:
+            raise DiswotError(f"schedule must be 'cosine' or 'step', got {self.schedule!r}")
+        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
+            raise DiswotError("lr must be > 0, weight decay >= 0 and momentum in [0, 1)")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of (0-based) ``epoch``."""
+        base = self.lr * self.batch_size / 128
+        if epoch < self.warmup_epochs:
+            return base * (epoch + 1) / (self.warmup_epochs + 1)
+        if self.schedule == "step":
+            return base * (0.1 ** sum(epoch >= m * self.epochs for m in (0.5, 0.75)))
+        progress = (epoch - self.warmup_epochs) / max(1, self.epochs - self.warmup_epochs)
+        return base * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class StudentRun:
+    """One network being trained: its spec, its loss, its optimizer and its run directory."""
+
+    name: str
+    spec: str  # a model spec (zoo name or SPACE:ARCH), recorded in checkpoints
+    model: nn.Module
+    out: Path
+    distillers: str = "none"
+    loss: DistillationLoss | None = None
+    optimizer: torch.optim.Optimizer | None = None
+    extractor: FeatureExtractor | None = None
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    started_epoch: int = 0
+    wall_s: float = 0.0
+
+
+def evaluate(model: nn.Module, data: ImageDataset, batch_size: int = 500, device: str = "cpu") -> float:
+    """Top-1 accuracy (%) of ``model`` on ``data``."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, labels in data.batches(batch_size, shuffle=False, device=device):
+            correct += int((model(images).argmax(1) == labels).sum())
+    model.train(was_training)
+    return 100.0 * correct / len(data)
+
+
+class Trainer:
+    """Trains ``students`` (optionally distilling from ``teacher``) with one ``recipe``."""
+
+    def __init__(
+        self,
+        students: Sequence[StudentRun],
+        train_data: ImageDataset,
+        test_data: ImageDataset,
+        recipe: Recipe,
+        teacher: nn.Module | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> None:
+        if not students:
+            raise DiswotError("nothing to train")
+        for data, role in ((train_data, "training"), (test_data, "test")):
+            if len(data) == 0:
+                raise DataError(f"the {role} set is empty")
+        if len(train_data) < recipe.batch_size:
+            raise DataError(
+                f"the training set has {len(train_data)} images, fewer than one batch of "
+                f"{recipe.batch_size}; lower --batch-size"
+            )
+        if train_data.num_classes != test_data.num_classes:
+            raise DataError("training and test sets have different class counts")
+        self.students, self.train_data, self.test_data = list(students), train_data, test_data
+        self.recipe, self.device, self.progress = recipe, device, progress
+        self.teacher = teacher
+        self.teacher_extractor = FeatureExtractor(teacher) if teacher is not None else None
+        if teacher is not None:
+            teacher.to(device).eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
+        self._prepare()
+
+    # set-up --------------------------------------------------------------------------------------
+    def _format(self, model: nn.Module) -> nn.Module:
+        model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.recipe.channels_last else model
+
+    def _prepare(self) -> None:
+        num_classes = self.train_data.num_classes
+        images, _labels = self.train_data.balanced_batch(
+            min(32, len(self.train_data)), seed=0, device=self.device
+        )
+        teacher_feats = self._teacher_features(images) if self.teacher is not None else None
+        if teacher_feats is not None and teacher_feats.logits.shape[1] != num_classes:
+            raise DataError(
+                f"the teacher predicts {teacher_feats.logits.shape[1]} classes but the data has "
+                f"{num_classes}; use a teacher trained on this dataset"
+            )
+        for run in self.students:
+            self._format(run.model)
+            run.extractor = FeatureExtractor(run.model)
+            with torch.no_grad():
+                feats = run.extractor(images)
+            if feats.logits.shape[1] != num_classes:
+                raise DataError(
+                    f"student {run.name} predicts {feats.logits.shape[1]} classes but the data has "
+                    f"{num_classes}"
+                )
+            terms = parse_distillers(run.distillers)
+            if terms and teacher_feats is None:
+                raise DiswotError(f"distillers {run.distillers!r} need a teacher (--teacher)")
+            run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
+            params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
+            run.optimizer = torch.optim.SGD(
+                params, lr=self.recipe.lr_at(0), momentum=self.recipe.momentum,
+                nesterov=self.recipe.nesterov and self.recipe.momentum > 0,
+                weight_decay=self.recipe.weight_decay,
+            )  # fmt: skip
+            run.out.mkdir(parents=True, exist_ok=True)
+
+    def _teacher_features(self, images: torch.Tensor) -> Features:
+        assert self.teacher_extractor is not None
+        with torch.no_grad():
+            return self.teacher_extractor(images)
+
+    # resume ----------------------------------------------------------------------------------------
+    def resume(self) -> int:
+        """Load every student's last checkpoint; the epoch to continue from (0 when none)."""
+        epochs = set()
+        for run in self.students:
+            path = run.out / STATE_FILE
+            if not path.exists():
+                epochs.add(0)
+                continue
+            try:
+                state = torch.load(path, map_location=self.device, weights_only=True)
+            except Exception as exc:
+                raise CheckpointError(f"cannot read training state {path}: {exc}") from exc
+            if state.get("spec") != run.spec or state.get("distillers") != run.distillers:
+                raise CheckpointError(
+                    f"{path} was written for {state.get('spec')!r} with {state.get('distillers')!r}, "
+                    f"not {run.spec!r} with {run.distillers!r}; use another --out"
+                )
+            run.model.load_state_dict(state["model"])
+            if run.loss is not None:
+                run.loss.load_state_dict(state["loss"])
+            assert run.optimizer is not None
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.metrics = list(state["metrics"])
+            run.wall_s = float(state["wall_s"])
+            epochs.add(int(state["epoch"]))
+        if len(epochs) > 1:
+            raise CheckpointError(f"the students' checkpoints are at different epochs {sorted(epochs)}")
+        start = epochs.pop()
+        for run in self.students:
+            run.started_epoch = start
+        return start
+
+    def _save_state(self, run: StudentRun, epoch: int) -> None:
+        assert run.optimizer is not None
+        state: dict[str, Any] = {
+            "spec": run.spec, "distillers": run.distillers, "epoch": epoch,
+            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "loss": run.loss.state_dict() if run.loss else {}, "metrics": run.metrics, "wall_s": run.wall_s,
+            "recipe": asdict(self.recipe),
+        }  # fmt: skip
+        tmp = run.out / (STATE_FILE + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(run.out / STATE_FILE)
+
+    # the loop --------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> list[dict[str, Any]]:
+        """Train to ``recipe.epochs``; returns each student's final summary (also ``result.json``)."""
+        from tqdm import tqdm
+
+        start = self.resume() if resume else 0
+        steps = len(self.train_data) // self.recipe.batch_size
+        bar = tqdm(total=(self.recipe.epochs - start) * steps, disable=not self.progress, unit="batch",
+                   desc=f"training {len(self.students)} model(s)")  # fmt: skip
+        for epoch in range(start, self.recipe.epochs):
+            lr = self.recipe.lr_at(epoch)
+            for run in self.students:
+                assert run.optimizer is not None
+                for group in run.optimizer.param_groups:
+                    group["lr"] = lr
+                run.model.train()
+            sums = {run.name: {"loss": 0.0, "ce": 0.0, "distill": 0.0} for run in self.students}
+            seconds = dict.fromkeys(sums, 0.0)
+            batches = self.train_data.batches(
+                self.recipe.batch_size, shuffle=True, train_augment=self.recipe.augment,
+                seed=self.recipe.seed * 100_003 + epoch, drop_last=True, device=self.device,
+            )  # fmt: skip
+            for images, labels in batches:
+                if self.recipe.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                teacher_started = time.perf_counter()
+                teacher_feats = self._teacher_features(images) if self.teacher is not None else None
+                teacher_s = (time.perf_counter() - teacher_started) / len(self.students)
+                for run in self.students:
+                    started = time.perf_counter()
+                    self._step(run, images, labels, teacher_feats, sums[run.name])
+                    seconds[run.name] += time.perf_counter() - started + teacher_s
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, refresh=False)
+            for run in self.students:
+                started = time.perf_counter()
+                accuracy = evaluate(run.model, self.test_data, self.recipe.eval_batch_size, self.device)
+                run.wall_s += seconds[run.name] + time.perf_counter() - started
+                row = {"epoch": epoch + 1, "lr": lr, **{k: v / steps for k, v in sums[run.name].items()},
+                       "test_accuracy": accuracy, "wall_s": run.wall_s}  # fmt: skip
+                run.metrics.append(row)
+                self._save_state(run, epoch + 1)
+                write_metrics(run)
+        bar.close()
+        return [self._finish(run) for run in self.students]
+
+    def _step(
+        self, run: StudentRun, images: torch.Tensor, labels: torch.Tensor, teacher: Features | None, sums
+    ) -> None:
+        assert run.optimizer is not None and run.extractor is not None
+        feats = run.extractor(images)
+        ce = F.cross_entropy(feats.logits, labels)
+        loss = self.recipe.ce_weight * ce
+        distill = torch.zeros(())
+        if run.loss is not None:
+            assert teacher is not None
+            distill = run.loss(feats, teacher, labels)
+            loss = loss + distill
+        if not torch.isfinite(loss):
+            raise DiswotError(
+                f"the training loss of {run.name} became {float(loss)}; lower --lr or the distiller weights"
+            )
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        sums["loss"] += float(loss.detach())
+        sums["ce"] += float(ce.detach())
+        sums["distill"] += float(distill.detach())
+
+    def _finish(self, run: StudentRun) -> dict[str, Any]:
+        cost = profile(
+            run.model.to(memory_format=torch.contiguous_format).cpu(), self.train_data.images[:1].float()
+        )
+        run.model.to(self.device)
+        final = run.metrics[-1]["test_accuracy"] if run.metrics else float("nan")
+        summary = {
+            "name": run.name, "model": run.spec, "distillers": run.distillers,
+            "test_accuracy": final, "best_test_accuracy": max(m["test_accuracy"] for m in run.metrics),
+            "epochs": self.recipe.epochs, "params": cost.params, "flops": cost.flops,
+            "wall_s": run.wall_s, "dataset": self.train_data.name, "train_images": len(self.train_data),
+            "test_images": len(self.test_data), "recipe": asdict(self.recipe),
+        }  # fmt: skip
+        save_checkpoint(
+            run.out / "model.pt", run.model, run.spec, self.train_data.num_classes,
+            test_accuracy=final, distillers=run.distillers, epochs=self.recipe.epochs,
+        )  # fmt: skip
+        tmp = run.out / "result.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(run.out / "result.json")
+        return summary
+
+
+def write_metrics(run: StudentRun) -> None:
+    """``metrics.csv`` and ``metrics.png`` (training loss and test top-1 per epoch)."""
+    if not run.metrics:
+        return
+    with open(run.out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
+        writer.writeheader()
+        writer.writerows(run.metrics)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m["epoch"] for m in run.metrics]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    left.plot(epochs, [m["loss"] for m in run.metrics], label="total")
+    left.plot(epochs, [m["ce"] for m in run.metrics], label="cross-entropy")
+    left.set_xlabel("epoch")
+    left.set_ylabel("training loss")
+    left.legend()
+    right.plot(epochs, [m["test_accuracy"] for m in run.metrics], color="tab:green")
+    right.set_xlabel("epoch")
+    right.set_ylabel("test top-1 (%)")
+    fig.suptitle(f"{run.name} ({run.distillers})")
+    fig.tight_layout()
+    fig.savefig(run.out / "metrics.png")
+    plt.close(fig)
