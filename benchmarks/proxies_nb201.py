@@ -34,6 +34,10 @@ def main() -> None:
         default="",
         help="comma-separated proxies to leave out (e.g. grasp, for a quicker pass)",
     )
+    parser.add_argument(
+        "--teacher", default="resnet56", help="model name (random init) or a trained checkpoint"
+    )
+    parser.add_argument("--only", default="", help="comma-separated proxies to run instead of the full list")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "nb201_proxies"))
     args = parser.parse_args()
     cfg = ProxyBenchConfig(
@@ -44,7 +48,9 @@ def main() -> None:
             "CIFAR100TestAccuracy200Epochs",
             "ImageNetTestAccuracy200Epochs",
         ],
-        proxies=[p for p in PROXIES if p not in set(args.skip.split(","))],
+        proxies=[
+            p for p in (args.only.split(",") if args.only else PROXIES) if p not in set(args.skip.split(","))
+        ],
         out=args.out,
         num_archs=args.num_archs,
         seed=0,
@@ -52,7 +58,7 @@ def main() -> None:
         data_root=args.data,
         batch_size=64,
         num_batches=1,
-        teacher="resnet56",
+        teacher=args.teacher,
     )
     report = run_proxy_bench(cfg)
     print(format_table(report))
