@@ -187,9 +187,19 @@ def _recipe(args: argparse.Namespace):
     )  # fmt: skip
 
 
+def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--dataset", default="sample", help=f"dataset name (default: embedded sample{note})")
+    p.add_argument("--data-root", default=None, help="folder holding the dataset")
+
+
+def _add_teacher_args(p: argparse.ArgumentParser, default: str | None = "resnet56") -> None:
+    p.add_argument("--teacher", default=default, required=default is None,
+                   help="checkpoint file, or a model name (random init)")  # fmt: skip
+    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+
+
 def _add_recipe_args(p: argparse.ArgumentParser, epochs: int) -> None:
-    p.add_argument("--dataset", default="sample", help="dataset (default: embedded sample, 20%% held out)")
-    p.add_argument("--data-root", default=None)
+    _add_data_args(p, ", 20%% held out")
     p.add_argument("--train-subset", type=_positive_int, default=None, help="class-balanced training images")
     p.add_argument("--epochs", type=_positive_int, default=epochs)
     p.add_argument("--batch-size", type=_positive_int, default=128)
@@ -273,8 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--num", type=int, default=5, help="how many architectures (default 5)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dataset", default="sample", help="dataset name (default: embedded sample)")
-    p.add_argument("--data-root", default=None)
+    _add_data_args(p)
     p.add_argument("--download", action="store_true", help="fetch the dataset if missing")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true")
@@ -282,10 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search a space for the student a proxy ranks best against a teacher")
     p.add_argument("--space", default="nb201", help="search space (diswot list spaces)")
-    p.add_argument("--teacher", default="resnet56", help="model name (random init) or checkpoint file")
-    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
-    p.add_argument("--dataset", default="sample", help="dataset (default: embedded 300-image sample)")
-    p.add_argument("--data-root", default=None)
+    _add_teacher_args(p)
+    _add_data_args(p)
     p.add_argument("--proxy", default="diswot", help="fitness proxy (diswot list proxies)")
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")
     p.add_argument("--strategy", default="evolution", help="evolution, nsga2 or random")
@@ -330,8 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_teacher)
 
     p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
-    p.add_argument("--teacher", required=True, help="checkpoint file (or a model name: random init)")
-    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+    _add_teacher_args(p, default=None)
     p.add_argument("--student", action="append", required=True,
                    help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
     p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")
@@ -351,12 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proxies", default="diswot,nwot,synflow,snip,params", help="comma list; a+b aggregates")
     p.add_argument("--num-archs", type=_num_archs, default=100, help="how many sampled archs, or 'all'")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dataset", default="sample")
-    p.add_argument("--data-root", default=None)
+    _add_data_args(p)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--num-batches", type=_positive_int, default=1)
-    p.add_argument("--teacher", default="resnet56", help="model name (random init) or checkpoint")
-    p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
+    _add_teacher_args(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--out", default="runs/bench-proxies")
