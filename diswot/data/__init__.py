@@ -1,7 +1,20 @@
-"""Datasets as uint8 tensors, safe readers, and batched augmentation."""
+"""Datasets: images as uint8 tensors (safe readers, batched augmentation) and tokenised text."""
 
 from diswot.data.dataset import ImageDataset
 from diswot.data.readers import DATASETS, download_cifar, load_dataset, load_sample
 from diswot.data.safe_pickle import safe_load
+from diswot.data.text import TextDataset, WordTokenizer, load_sst2, make_text_dataset, read_labelled_text
 
-__all__ = ["DATASETS", "ImageDataset", "download_cifar", "load_dataset", "load_sample", "safe_load"]
+__all__ = [
+    "DATASETS",
+    "ImageDataset",
+    "TextDataset",
+    "WordTokenizer",
+    "download_cifar",
+    "load_dataset",
+    "load_sample",
+    "load_sst2",
+    "make_text_dataset",
+    "read_labelled_text",
+    "safe_load",
+]

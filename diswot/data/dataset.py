@@ -11,6 +11,22 @@ from diswot.data.transforms import CIFAR10_MEAN, CIFAR10_STD, augment, normalize
 from diswot.errors import DataError
 
 
+def round_robin(labels: torch.Tensor, num_classes: int, count: int, generator: torch.Generator) -> list[int]:
+    """Up to ``count`` indices taking one shuffled example of each class in turn: class-balanced
+    draws for proxy batches, subsets and held-out splits (images and texts alike)."""
+    counts = torch.bincount(labels, minlength=num_classes).tolist()
+    pools = [
+        (labels == c).nonzero().flatten()[torch.randperm(n, generator=generator)]
+        for c, n in enumerate(counts)
+    ]
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < count and any(depth < len(p) for p in pools):
+        chosen += [int(p[depth]) for p in pools if depth < len(p)][: count - len(chosen)]
+        depth += 1
+    return chosen
+
+
 @dataclass
 class ImageDataset:
     """Images ``(N, C, H, W)`` uint8 with int64 labels, class names and normalisation stats."""
@@ -68,22 +84,9 @@ class ImageDataset:
             self.source,
         )
 
-    def _round_robin(self, count: int, generator: torch.Generator) -> list[int]:
-        """Up to ``count`` indices, one shuffled image of each class in turn."""
-        pools = [
-            (self.labels == c).nonzero().flatten()[torch.randperm(n, generator=generator)]
-            for c, n in enumerate(self.class_counts())
-        ]
-        chosen: list[int] = []
-        depth = 0
-        while len(chosen) < count and any(depth < len(p) for p in pools):
-            chosen += [int(p[depth]) for p in pools if depth < len(p)][: count - len(chosen)]
-            depth += 1
-        return chosen
-
     def balanced_indices(self, count: int, seed: int = 0) -> torch.Tensor:
         """``count`` sorted indices taking (as far as possible) equally many images of every class."""
-        chosen = self._round_robin(count, torch.Generator().manual_seed(seed))
+        chosen = round_robin(self.labels, self.num_classes, count, torch.Generator().manual_seed(seed))
         return torch.tensor(sorted(chosen), dtype=torch.long)
 
     def split(self, held_out: float, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
@@ -120,7 +123,7 @@ class ImageDataset:
         if batch_size < 1:
             raise DataError(f"batch size must be positive, got {batch_size}")
         generator = torch.Generator().manual_seed(seed)
-        chosen = self._round_robin(batch_size, generator)
+        chosen = round_robin(self.labels, self.num_classes, batch_size, generator)
         if len(chosen) < batch_size:
             raise DataError(f"{self.name} has {len(self)} images, fewer than the batch size {batch_size}")
         order = torch.tensor(chosen)[torch.randperm(len(chosen), generator=generator)]

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.errors import DataError
+
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention with padding mask; keeps the last probs/values if asked."""
@@ -119,7 +121,7 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         if input_ids.shape[1] > self.max_len:
-            raise ValueError(
+            raise DataError(
                 f"sequence of {input_ids.shape[1]} tokens exceeds the model's maximum of "
                 f"{self.max_len}; truncate the text or build the model with a larger max_len"
             )
