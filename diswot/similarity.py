@@ -12,9 +12,21 @@ import torch
 import torch.nn.functional as F
 
 
-def row_normalised_gram(x: torch.Tensor) -> torch.Tensor:
-    """``(N, ...)`` -> ``(N, N)`` Gram matrix of the flattened rows, each row L2-normalised."""
-    flat = x.reshape(x.shape[0], -1)
+def mask_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Zero the padded positions of ``(N, T, D)`` hidden states (``mask`` is 1 for real tokens), so
+    inner products, and everything built on them, ignore padding entirely."""
+    if mask is None or x.dim() != 3:
+        return x
+    return x * mask[:, : x.shape[1], None].to(x.dtype)
+
+
+def row_normalised_gram(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``(N, ...)`` -> ``(N, N)`` Gram matrix of the flattened rows, each row L2-normalised.
+
+    For token sequences give the attention ``mask``: padding then contributes nothing, and adding
+    more padding leaves the matrix unchanged.
+    """
+    flat = mask_padding(x, mask).reshape(x.shape[0], -1)
     return F.normalize(flat @ flat.t(), p=2, dim=1)
 
 
@@ -23,9 +35,11 @@ def matrix_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum() / (a.shape[0] * a.shape[1])
 
 
-def relation_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+def relation_distance(
+    student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Similarity-preserving distance: ``||G_s - G_t||_F^2 / N^2`` of row-normalised Grams."""
-    return matrix_distance(row_normalised_gram(student), row_normalised_gram(teacher))
+    return matrix_distance(row_normalised_gram(student, mask), row_normalised_gram(teacher, mask))
 
 
 def classifier_gradient(logits: torch.Tensor, labels: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
@@ -127,3 +141,31 @@ def rkd_distance(student: torch.Tensor, teacher: torch.Tensor, angle_weight: flo
     distance = F.smooth_l1_loss(_pairwise_distances(s), _pairwise_distances(t))
     angle = F.smooth_l1_loss(_angles(s), _angles(t))
     return distance + angle_weight * angle
+
+
+def self_attention_relations(
+    probs: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MiniLM's relations of one attention layer, averaged over heads: ``(N, T, T)`` each.
+
+    ``probs`` is ``(N, heads, T, T)``; ``values`` ``(N, heads, T, d)``. The attention distribution
+    and the value-value relation ``softmax(V V^T / sqrt(d))`` (padded keys excluded) are both
+    row-stochastic ``T x T`` matrices, so teacher and student may differ in heads and widths.
+    """
+    scores = values @ values.transpose(-1, -2) / values.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask.bool()[:, None, None, :], torch.finfo(scores.dtype).min)
+    return probs.mean(1), scores.softmax(-1).mean(1)
+
+
+def relation_kl(
+    student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``KL(teacher_row || student_row)`` of two ``(N, T, T)`` row-stochastic relations, averaged
+    over the real (unpadded) query tokens."""
+    eps = torch.finfo(student.dtype).tiny
+    kl = (teacher * ((teacher + eps).log() - (student + eps).log())).sum(-1)  # (N, T)
+    if mask is None:
+        return kl.mean()
+    weights = mask.to(kl.dtype)
+    return (kl * weights).sum() / weights.sum()

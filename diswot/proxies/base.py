@@ -24,7 +24,12 @@ from torch import nn
 from diswot.errors import DiswotError
 from diswot.models.features import FeatureExtractor, Features
 from diswot.registry import Registry
-from diswot.similarity import class_similarity, classifier_gradient, row_normalised_gram
+from diswot.similarity import (
+    class_similarity,
+    classifier_gradient,
+    row_normalised_gram,
+    self_attention_relations,
+)
 
 
 @dataclass
@@ -45,6 +50,44 @@ class Batch:
     @property
     def num_classes_seen(self) -> int:
         return int(self.labels.max()) + 1
+
+
+def scoring_mode(model: nn.Module, train: bool = True) -> nn.Module:
+    """``model.train(train)`` with dropout switched off: proxies measure the network's function
+    at initialisation, and dropout would only add noise (and depend on the batch's shape)."""
+    model.train(train)
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.eval()
+    return model
+
+
+def last_attention(model: nn.Module) -> nn.Module | None:
+    """The last self-attention module that can keep its relations (``keep_relations``), if any."""
+    found = [m for m in model.modules() if hasattr(m, "keep_relations")]
+    return found[-1] if found else None
+
+
+@contextlib.contextmanager
+def capturing_attention(model: nn.Module) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Collect the last attention layer's ``(probs, values)`` of the forward passes in the block."""
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+    layer = last_attention(model)
+    if layer is None:
+        yield captured
+        return
+
+    def keep(module: nn.Module, _inputs: Any, _out: Any) -> None:
+        captured.append((module.last_probs, module.last_values))  # type: ignore[arg-type]
+
+    layer.keep_relations = True
+    handle = layer.register_forward_hook(keep)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+        layer.keep_relations = False
+        layer.last_probs = layer.last_values = None
 
 
 def weight_layers(model: nn.Module) -> list[nn.Module]:
@@ -85,11 +128,15 @@ class TeacherContext:
     classifier_grad: torch.Tensor = field(init=False)
     class_similarity: torch.Tensor = field(init=False)
     relation: torch.Tensor = field(init=False)
+    #: MiniLM relations of the last self-attention layer (Transformers only)
+    attention_relations: tuple[torch.Tensor, torch.Tensor] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.teacher.train(not self.pretrained)
-        with torch.no_grad():
+        scoring_mode(self.teacher, train=not self.pretrained)
+        with torch.no_grad(), capturing_attention(self.teacher) as attention:
             feats = FeatureExtractor(self.teacher)(*self.batch.model_args())
+        if attention:
+            self.attention_relations = self_attention_relations(*attention[-1], self.batch.attention_mask)
         num_classes = feats.logits.shape[1]
         if self.batch.num_classes_seen > num_classes:
             raise DiswotError(
@@ -101,7 +148,7 @@ class TeacherContext:
         )
         self.classifier_grad = classifier_gradient(feats.logits, self.batch.labels, feats.embedding)
         self.class_similarity = class_similarity(self.classifier_grad)
-        self.relation = row_normalised_gram(self.features.feature_map)
+        self.relation = row_normalised_gram(self.features.feature_map, self.batch.attention_mask)
 
     @property
     def num_classes(self) -> int:
@@ -126,6 +173,7 @@ class Probe:
         self.weight_grads: dict[nn.Module, torch.Tensor] = {}
         self.relu_kernel: torch.Tensor | None = None
         self.fisher_terms: list[torch.Tensor] = []
+        self.attention: tuple[torch.Tensor, torch.Tensor] | None = None  # last layer's (probs, values)
         self.shared_pass_ms = 0.0
         if needs:
             self._shared_pass(needs)
@@ -133,7 +181,7 @@ class Probe:
     def _shared_pass(self, needs: frozenset[str]) -> None:
         started = time.perf_counter()
         model, batch = self.model, self.batch
-        model.train()
+        scoring_mode(model)
         model.zero_grad(set_to_none=True)
         handles = []
         if "relu_codes" in needs:
@@ -159,7 +207,7 @@ class Probe:
         # train-mode BN updates running statistics; keep the candidate exactly as it was built
         saved_buffers = {k: v.clone() for k, v in model.named_buffers()}
         try:
-            with torch.set_grad_enabled(needs_grad):
+            with torch.set_grad_enabled(needs_grad), capturing_attention(model) as attention:
                 feats = self.extractor(*batch.model_args())
                 if needs_grad:
                     loss = nn.functional.cross_entropy(feats.logits, batch.labels)
@@ -175,6 +223,8 @@ class Probe:
                 m: m.weight.grad.detach().clone() for m in weight_layers(model) if m.weight.grad is not None
             }
             model.zero_grad(set_to_none=True)
+        if attention:
+            self.attention = (attention[-1][0].detach(), attention[-1][1].detach())
         self.features = Features(
             feats.logits.detach(), feats.feature_map.detach(), feats.embedding.detach(), feats.classifier
         )

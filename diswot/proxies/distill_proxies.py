@@ -7,6 +7,7 @@ the closed-form gradient of the cross-entropy w.r.t. the classifier weight.
 
 from __future__ import annotations
 
+from diswot.errors import DiswotError
 from diswot.proxies.base import Probe, register_proxy
 from diswot.similarity import (
     attention_distance,
@@ -17,8 +18,10 @@ from diswot.similarity import (
     match_spatial,
     matrix_distance,
     random_projection,
+    relation_kl,
     rkd_distance,
     row_normalised_gram,
+    self_attention_relations,
 )
 
 
@@ -30,7 +33,8 @@ def semantic_score(probe: Probe) -> float:
 
 def relational_score(probe: Probe) -> float:
     teacher = probe.require_teacher("diswot_relational")
-    return -float(matrix_distance(row_normalised_gram(probe.feats.feature_map), teacher.relation))
+    student = row_normalised_gram(probe.feats.feature_map, probe.batch.attention_mask)
+    return -float(matrix_distance(student, teacher.relation))
 
 
 register_proxy(
@@ -111,3 +115,22 @@ def rkd_score(probe: Probe) -> float:
 def ickd_score(probe: Probe) -> float:
     s, t = _projected_student_map(probe, "ickd")
     return -float(channel_correlation_distance(s, t))
+
+
+@register_proxy(
+    "minilm",
+    needs=("forward",),
+    teacher=True,
+    formula="-(KL of attention + KL of value relations) of the last self-attention layer (MiniLM)",
+)
+def minilm_score(probe: Probe) -> float:
+    teacher = probe.require_teacher("minilm")
+    if teacher.attention_relations is None or probe.attention is None:
+        raise DiswotError(
+            "proxy 'minilm' compares self-attention layers; teacher and student must both be "
+            "Transformers (e.g. an autodistil space with a Transformer teacher)"
+        )
+    mask = probe.batch.attention_mask
+    student_att, student_val = self_attention_relations(*probe.attention, mask)
+    teacher_att, teacher_val = teacher.attention_relations
+    return -float(relation_kl(student_att, teacher_att, mask) + relation_kl(student_val, teacher_val, mask))

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from diswot.models.profile import count_macs, count_params
-from diswot.proxies.base import Probe, preserved_state, register_proxy, weight_layers
+from diswot.proxies.base import Probe, preserved_state, register_proxy, scoring_mode, weight_layers
 
 
 @register_proxy("grad_norm", needs=("grads",), formula="sum over layers of ||dCE/dW||_2 (Abdelfattah et al.)")
@@ -92,7 +92,7 @@ def jacob_cov(probe: Probe) -> float:
     if batch.inputs.dtype == torch.long:
         raise ValueError("jacob_cov needs continuous inputs (images), not token ids")
     with preserved_state(model):
-        model.train()
+        scoring_mode(model)
         x = batch.inputs.clone().requires_grad_(True)
         model(x).sum().backward()
         jacobian = x.grad.reshape(x.shape[0], -1).double().numpy()
@@ -106,7 +106,7 @@ def jacob_cov(probe: Probe) -> float:
 def grasp(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
     with preserved_state(model):
-        model.train()
+        scoring_mode(model)
         layers = weight_layers(model)
         weights = [m.weight for m in layers]
         loss = F.cross_entropy(model(*batch.model_args()), batch.labels)
@@ -131,7 +131,7 @@ def zico(probe: Probe) -> float:
     halves = torch.arange(batch.inputs.shape[0]).chunk(2)
     per_layer: dict[nn.Module, list[torch.Tensor]] = {}
     with preserved_state(model):
-        model.train()
+        scoring_mode(model)
         for idx in halves:
             model.zero_grad(set_to_none=True)
             args = [a[idx] for a in batch.model_args()]
@@ -166,7 +166,7 @@ def zen(probe: Probe) -> float:
                     m.bias.zero_()
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.reset_parameters()
-        model.train()
+        scoring_mode(model)
         x = torch.randn(batch.inputs.shape, generator=generator)
         noise = torch.randn(batch.inputs.shape, generator=generator)
         extractor = probe.extractor
