@@ -182,6 +182,7 @@ def _recipe(args: argparse.Namespace):
 
     return Recipe(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        optimizer=args.optimizer,
         schedule=args.schedule, seed=args.seed, ce_weight=getattr(args, "ce_weight", 1.0),
         channels_last=not args.no_channels_last,
     )  # fmt: skip
@@ -205,6 +206,12 @@ def _add_recipe_args(p: argparse.ArgumentParser, epochs: int) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="for batch 128; scaled linearly with the batch")
     p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument(
+        "--optimizer",
+        default="sgd",
+        choices=["sgd", "adamw"],
+        help="sgd (the CNN recipe) or adamw (Transformers: --lr 5e-4 --weight-decay 0.01)",
+    )
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

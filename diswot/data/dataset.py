@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import torch
 
+from diswot.data.batch import Batch
 from diswot.data.transforms import CIFAR10_MEAN, CIFAR10_STD, augment, normalize
 from diswot.errors import DataError
 
@@ -27,8 +29,36 @@ def round_robin(labels: torch.Tensor, num_classes: int, count: int, generator: t
     return chosen
 
 
+D = TypeVar("D", bound="BalancedDraws")
+
+
+class BalancedDraws:
+    """Class-balanced subsets and splits for any labelled dataset (images or texts).
+
+    Needs ``labels``, ``num_classes``, ``subset(indices)`` and ``len()`` from the class it mixes into.
+    """
+
+    labels: torch.Tensor
+    num_classes: int
+    subset: Any
+
+    def balanced_indices(self, count: int, seed: int = 0) -> torch.Tensor:
+        """``count`` sorted indices taking (as far as possible) equally many examples of every class."""
+        chosen = round_robin(self.labels, self.num_classes, count, torch.Generator().manual_seed(seed))
+        return torch.tensor(sorted(chosen), dtype=torch.long)
+
+    def split(self: D, held_out: float, seed: int = 0) -> tuple[D, D]:
+        """A class-balanced ``(rest, held_out)`` split, e.g. a test set for data without one."""
+        if not 0 < held_out < 1:
+            raise DataError(f"the held-out fraction must be in (0, 1), got {held_out}")
+        test = self.balanced_indices(max(self.num_classes, round(len(self) * held_out)), seed)
+        mask = torch.ones(len(self), dtype=torch.bool)
+        mask[test] = False
+        return self.subset(mask.nonzero().flatten()), self.subset(test)
+
+
 @dataclass
-class ImageDataset:
+class ImageDataset(BalancedDraws):
     """Images ``(N, C, H, W)`` uint8 with int64 labels, class names and normalisation stats."""
 
     images: torch.Tensor
@@ -84,19 +114,25 @@ class ImageDataset:
             self.source,
         )
 
-    def balanced_indices(self, count: int, seed: int = 0) -> torch.Tensor:
-        """``count`` sorted indices taking (as far as possible) equally many images of every class."""
-        chosen = round_robin(self.labels, self.num_classes, count, torch.Generator().manual_seed(seed))
-        return torch.tensor(sorted(chosen), dtype=torch.long)
+    # the interface the proxies and the trainer use, shared with TextDataset --------------------
+    def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch:
+        """The reproducible class-balanced batch proxies score on."""
+        return Batch(*self.balanced_batch(batch_size, seed=seed, device=device))
 
-    def split(self, held_out: float, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
-        """A class-balanced ``(rest, held_out)`` split, e.g. a test set for data without one."""
-        if not 0 < held_out < 1:
-            raise DataError(f"the held-out fraction must be in (0, 1), got {held_out}")
-        test = self.balanced_indices(max(self.num_classes, round(len(self) * held_out)), seed)
-        mask = torch.ones(len(self), dtype=torch.bool)
-        mask[test] = False
-        return self.subset(mask.nonzero().flatten()), self.subset(test)
+    def epoch(
+        self, batch_size: int, *, seed: int = 0, augment: bool = False, shuffle: bool = True,
+        drop_last: bool = False, device: torch.device | str = "cpu",
+    ) -> Iterator[Batch]:  # fmt: skip
+        """One epoch of :class:`Batch` es (pad-crop-flip when ``augment``)."""
+        for images, labels in self.batches(
+            batch_size, shuffle=shuffle, train_augment=augment, seed=seed, drop_last=drop_last, device=device
+        ):
+            yield Batch(images, labels)
+
+    @property
+    def example_inputs(self) -> torch.Tensor:
+        """One input as the models take it (for counting FLOPs)."""
+        return self.images[:1].float()
 
     def prepare(
         self,

@@ -19,7 +19,8 @@ from typing import Protocol
 
 import torch
 
-from diswot.data.dataset import round_robin
+from diswot.data.batch import Batch
+from diswot.data.dataset import BalancedDraws, round_robin
 from diswot.data.readers import DATASETS
 from diswot.errors import DataError
 
@@ -72,7 +73,7 @@ class WordTokenizer:
 
 
 @dataclass
-class TextDataset:
+class TextDataset(BalancedDraws):
     """Tokenised, padded, labelled texts."""
 
     input_ids: torch.Tensor  # (N, T) int64
@@ -117,6 +118,24 @@ class TextDataset:
             self.attention_mask[idx].to(device),
             self.labels[idx].to(device),
         )
+
+    def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch:
+        """The reproducible class-balanced batch proxies score on."""
+        ids, mask, labels = self.balanced_batch(batch_size, seed=seed, device=device)
+        return Batch(ids, labels, mask)
+
+    def epoch(
+        self, batch_size: int, *, seed: int = 0, augment: bool = False, shuffle: bool = True,
+        drop_last: bool = False, device: torch.device | str = "cpu",
+    ) -> Iterator[Batch]:  # fmt: skip
+        """One epoch of :class:`Batch` es (text has no augmentation; ``augment`` is ignored)."""
+        for ids, mask, labels in self.batches(batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                                              device=device):  # fmt: skip
+            yield Batch(ids, labels, mask)
+
+    @property
+    def example_inputs(self) -> torch.Tensor:
+        return self.input_ids[:1]
 
     def batches(
         self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,

@@ -108,7 +108,9 @@ def kd(student: Features, teacher: Features, temperature: float = 4.0) -> Distil
     "sp", weight=3000.0, formula="DisWOT relational / similarity-preserving: ||G_s - G_t||^2 / N^2"
 )
 def sp(student: Features, teacher: Features) -> Distiller:
-    return _Stateless(lambda s, t, _y: similarity.relation_distance(s.feature_map, t.feature_map))
+    return _Stateless(
+        lambda s, t, _y: similarity.relation_distance(s.feature_map, t.feature_map, s.attention_mask)
+    )
 
 
 @register_distiller(
@@ -205,3 +207,21 @@ class DistillationLoss(nn.Module):
             total = total + self.weights[name] * value
         self.last_parts = parts
         return total
+
+
+@register_distiller("minilm", weight=1.0, formula="MiniLM: KL of last-layer attention and value relations")
+def minilm(student: Features, teacher: Features) -> Distiller:
+    if student.attention is None or teacher.attention is None:
+        raise DiswotError(
+            "distiller 'minilm' transfers self-attention relations; teacher and student must both be "
+            "Transformers"
+        )
+
+    def loss(s: Features, t: Features, _labels: torch.Tensor) -> torch.Tensor:
+        assert s.attention is not None and t.attention is not None
+        mask = s.attention_mask
+        s_att, s_val = similarity.self_attention_relations(*s.attention, mask)
+        t_att, t_val = similarity.self_attention_relations(*t.attention, mask)
+        return similarity.relation_kl(s_att, t_att, mask) + similarity.relation_kl(s_val, t_val, mask)
+
+    return _Stateless(loss)

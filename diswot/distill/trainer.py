@@ -26,12 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from diswot.data import ImageDataset
+from diswot.data import ImageDataset, TextDataset
+from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
-from diswot.models.features import FeatureExtractor, Features
+from diswot.models.features import FeatureExtractor, Features, capturing_attention
 from diswot.models.profile import profile
+
+LabelledData = ImageDataset | TextDataset
 
 STATE_FILE = "last.pt"
 
@@ -44,6 +47,7 @@ class Recipe:
     epochs: int = 240
     batch_size: int = 128
     lr: float = 0.1
+    optimizer: str = "sgd"  # or "adamw" (Transformers: e.g. lr 5e-4, weight decay 0.01)
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
@@ -58,6 +62,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise DiswotError("epochs and batch size must be at least 1")
+        if self.optimizer not in {"sgd", "adamw"}:
+            raise DiswotError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.schedule not in {"cosine", "step"}:
             raise DiswotError(f"schedule must be 'cosine' or 'step', got {self.schedule!r}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
@@ -91,14 +97,14 @@ class StudentRun:
     wall_s: float = 0.0
 
 
-def evaluate(model: nn.Module, data: ImageDataset, batch_size: int = 500, device: str = "cpu") -> float:
-    """Top-1 accuracy (%) of ``model`` on ``data``."""
+def evaluate(model: nn.Module, data: LabelledData, batch_size: int = 500, device: str = "cpu") -> float:
+    """Top-1 accuracy (%) of ``model`` on ``data`` (images or texts)."""
     was_training = model.training
     model.eval()
     correct = 0
     with torch.no_grad():
-        for images, labels in data.batches(batch_size, shuffle=False, device=device):
-            correct += int((model(images).argmax(1) == labels).sum())
+        for batch in data.epoch(batch_size, shuffle=False, device=device):
+            correct += int((model(*batch.model_args()).argmax(1) == batch.labels).sum())
     model.train(was_training)
     return 100.0 * correct / len(data)
 
@@ -109,8 +115,8 @@ class Trainer:
     def __init__(
         self,
         students: Sequence[StudentRun],
-        train_data: ImageDataset,
-        test_data: ImageDataset,
+        train_data: LabelledData,
+        test_data: LabelledData,
         recipe: Recipe,
         teacher: nn.Module | None = None,
         device: str = "cpu",
@@ -123,7 +129,7 @@ class Trainer:
                 raise DataError(f"the {role} set is empty")
         if len(train_data) < recipe.batch_size:
             raise DataError(
-                f"the training set has {len(train_data)} images, fewer than one batch of "
+                f"the training set has {len(train_data)} examples, fewer than one batch of "
                 f"{recipe.batch_size}; lower --batch-size"
             )
         if train_data.num_classes != test_data.num_classes:
@@ -145,10 +151,8 @@ class Trainer:
 
     def _prepare(self) -> None:
         num_classes = self.train_data.num_classes
-        images, _labels = self.train_data.balanced_batch(
-            min(32, len(self.train_data)), seed=0, device=self.device
-        )
-        teacher_feats = self._teacher_features(images) if self.teacher is not None else None
+        example = self.train_data.scoring_batch(min(32, len(self.train_data)), seed=0, device=self.device)
+        teacher_feats = self._teacher_features(example) if self.teacher is not None else None
         if teacher_feats is not None and teacher_feats.logits.shape[1] != num_classes:
             raise DataError(
                 f"the teacher predicts {teacher_feats.logits.shape[1]} classes but the data has "
@@ -158,7 +162,7 @@ class Trainer:
             self._format(run.model)
             run.extractor = FeatureExtractor(run.model)
             with torch.no_grad():
-                feats = run.extractor(images)
+                feats = self._features(run.model, run.extractor, example)
             if feats.logits.shape[1] != num_classes:
                 raise DataError(
                     f"student {run.name} predicts {feats.logits.shape[1]} classes but the data has "
@@ -169,17 +173,29 @@ class Trainer:
                 raise DiswotError(f"distillers {run.distillers!r} need a teacher (--teacher)")
             run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
             params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
-            run.optimizer = torch.optim.SGD(
-                params, lr=self.recipe.lr_at(0), momentum=self.recipe.momentum,
-                nesterov=self.recipe.nesterov and self.recipe.momentum > 0,
-                weight_decay=self.recipe.weight_decay,
-            )  # fmt: skip
+            run.optimizer = self._optimizer(params)
             run.out.mkdir(parents=True, exist_ok=True)
 
-    def _teacher_features(self, images: torch.Tensor) -> Features:
-        assert self.teacher_extractor is not None
+    def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        r = self.recipe
+        if r.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=r.lr_at(0), weight_decay=r.weight_decay)
+        nesterov = r.nesterov and r.momentum > 0
+        return torch.optim.SGD(params, lr=r.lr_at(0), momentum=r.momentum, nesterov=nesterov,
+                               weight_decay=r.weight_decay)  # fmt: skip
+
+    def _features(self, model: nn.Module, extractor: FeatureExtractor, batch: Batch) -> Features:
+        """Features of one batch, with the padding mask and (for Transformers) attention relations."""
+        with capturing_attention(model) as attention:
+            feats = extractor(*batch.model_args())
+        feats.attention_mask = batch.attention_mask
+        feats.attention = attention[-1] if attention else None
+        return feats
+
+    def _teacher_features(self, batch: Batch) -> Features:
+        assert self.teacher_extractor is not None and self.teacher is not None
         with torch.no_grad():
-            return self.teacher_extractor(images)
+            return self._features(self.teacher, self.teacher_extractor, batch)
 
     # resume ----------------------------------------------------------------------------------------
     def resume(self) -> int:
@@ -244,19 +260,19 @@ class Trainer:
                 run.model.train()
             sums = {run.name: {"loss": 0.0, "ce": 0.0, "distill": 0.0} for run in self.students}
             seconds = dict.fromkeys(sums, 0.0)
-            batches = self.train_data.batches(
-                self.recipe.batch_size, shuffle=True, train_augment=self.recipe.augment,
+            batches = self.train_data.epoch(
+                self.recipe.batch_size, shuffle=True, augment=self.recipe.augment,
                 seed=self.recipe.seed * 100_003 + epoch, drop_last=True, device=self.device,
             )  # fmt: skip
-            for images, labels in batches:
-                if self.recipe.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
+            for batch in batches:
+                if self.recipe.channels_last and batch.inputs.dim() == 4:
+                    batch.inputs = batch.inputs.contiguous(memory_format=torch.channels_last)
                 teacher_started = time.perf_counter()
-                teacher_feats = self._teacher_features(images) if self.teacher is not None else None
+                teacher_feats = self._teacher_features(batch) if self.teacher is not None else None
                 teacher_s = (time.perf_counter() - teacher_started) / len(self.students)
                 for run in self.students:
                     started = time.perf_counter()
-                    self._step(run, images, labels, teacher_feats, sums[run.name])
+                    self._step(run, batch, teacher_feats, sums[run.name])
                     seconds[run.name] += time.perf_counter() - started + teacher_s
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, refresh=False)
@@ -272,11 +288,10 @@ class Trainer:
         bar.close()
         return [self._finish(run) for run in self.students]
 
-    def _step(
-        self, run: StudentRun, images: torch.Tensor, labels: torch.Tensor, teacher: Features | None, sums
-    ) -> None:
+    def _step(self, run: StudentRun, batch: Batch, teacher: Features | None, sums: dict[str, float]) -> None:
         assert run.optimizer is not None and run.extractor is not None
-        feats = run.extractor(images)
+        labels = batch.labels
+        feats = self._features(run.model, run.extractor, batch)
         ce = F.cross_entropy(feats.logits, labels)
         loss = self.recipe.ce_weight * ce
         distill = torch.zeros(())
@@ -297,7 +312,7 @@ class Trainer:
 
     def _finish(self, run: StudentRun) -> dict[str, Any]:
         cost = profile(
-            run.model.to(memory_format=torch.contiguous_format).cpu(), self.train_data.images[:1].float()
+            run.model.to(memory_format=torch.contiguous_format).cpu(), self.train_data.example_inputs
         )
         run.model.to(self.device)
         final = run.metrics[-1]["test_accuracy"] if run.metrics else float("nan")

@@ -14,6 +14,8 @@ Later calls hook only those two modules. Odd models can name either module expli
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,10 @@ class Features:
     feature_map: torch.Tensor  # (N, C, H, W) for CNNs, (N, T, D) for Transformers
     embedding: torch.Tensor  # (N, D): the classifier's input
     classifier: nn.Linear
+    #: token inputs only: 1 for real tokens, so similarities can ignore padding
+    attention_mask: torch.Tensor | None = None
+    #: Transformers only: the last self-attention layer's (probs, values), when captured
+    attention: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
@@ -203,3 +209,31 @@ class FeatureExtractor:
 def extract_features(model: nn.Module, *args: Any, **kwargs: Any) -> Features:
     """One-off convenience: ``FeatureExtractor(model)(*args)``."""
     return FeatureExtractor(model)(*args, **kwargs)
+
+
+def last_attention(model: nn.Module) -> nn.Module | None:
+    """The last self-attention module that can keep its relations (``keep_relations``), if any."""
+    found = [m for m in model.modules() if hasattr(m, "keep_relations")]
+    return found[-1] if found else None
+
+
+@contextlib.contextmanager
+def capturing_attention(model: nn.Module) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Collect the last attention layer's ``(probs, values)`` of the forward passes in the block."""
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+    layer = last_attention(model)
+    if layer is None:
+        yield captured
+        return
+
+    def keep(module: nn.Module, _inputs: Any, _out: Any) -> None:
+        captured.append((module.last_probs, module.last_values))  # type: ignore[arg-type]
+
+    layer.keep_relations = True
+    handle = layer.register_forward_hook(keep)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+        layer.keep_relations = False
+        layer.last_probs = layer.last_values = None

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from diswot.errors import DataError
+from diswot.models.registry import register_model
 
 
 class SelfAttention(nn.Module):
@@ -134,3 +135,26 @@ class TransformerClassifier(nn.Module):
 
     def attention_layers(self) -> list[SelfAttention]:
         return [layer.attention for layer in self.encoder.layers]
+
+
+# BERT miniatures (Turc et al., 2019): layers, hidden size, heads of width hidden/heads.
+_BERT_SIZES = {
+    "bert-tiny": (2, 128, 2),
+    "bert-mini": (4, 256, 4),
+    "bert-small": (4, 512, 8),
+    "bert-medium": (8, 512, 8),
+}
+
+
+def _bert(layers: int, hidden: int, heads: int):
+    def factory(num_classes: int = 2) -> TransformerClassifier:
+        return TransformerClassifier(hidden=hidden, layers=layers, heads=heads, ffn=4 * hidden,
+                                     num_classes=num_classes, head_dim=hidden // heads)  # fmt: skip
+
+    return factory
+
+
+for _name, (_layers, _hidden, _heads) in _BERT_SIZES.items():
+    register_model(
+        _name, f"Transformer encoder classifier, {_layers} layers, hidden {_hidden}, {_heads} heads"
+    )(_bert(_layers, _hidden, _heads))

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.data.batch import Batch
 from diswot.errors import DiswotError
-from diswot.models.features import FeatureExtractor, Features
+from diswot.models.features import FeatureExtractor, Features, capturing_attention
 from diswot.registry import Registry
 from diswot.similarity import (
     class_similarity,
@@ -30,26 +31,6 @@ from diswot.similarity import (
     row_normalised_gram,
     self_attention_relations,
 )
-
-
-@dataclass
-class Batch:
-    """One labelled batch; ``attention_mask`` only for token inputs."""
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    attention_mask: torch.Tensor | None = None
-
-    def model_args(self) -> tuple[torch.Tensor, ...]:
-        return (self.inputs,) if self.attention_mask is None else (self.inputs, self.attention_mask)
-
-    def to(self, device: torch.device | str) -> Batch:
-        mask = None if self.attention_mask is None else self.attention_mask.to(device)
-        return Batch(self.inputs.to(device), self.labels.to(device), mask)
-
-    @property
-    def num_classes_seen(self) -> int:
-        return int(self.labels.max()) + 1
 
 
 def scoring_mode(model: nn.Module, train: bool = True) -> nn.Module:
@@ -60,34 +41,6 @@ def scoring_mode(model: nn.Module, train: bool = True) -> nn.Module:
         if isinstance(module, nn.modules.dropout._DropoutNd):
             module.eval()
     return model
-
-
-def last_attention(model: nn.Module) -> nn.Module | None:
-    """The last self-attention module that can keep its relations (``keep_relations``), if any."""
-    found = [m for m in model.modules() if hasattr(m, "keep_relations")]
-    return found[-1] if found else None
-
-
-@contextlib.contextmanager
-def capturing_attention(model: nn.Module) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Collect the last attention layer's ``(probs, values)`` of the forward passes in the block."""
-    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
-    layer = last_attention(model)
-    if layer is None:
-        yield captured
-        return
-
-    def keep(module: nn.Module, _inputs: Any, _out: Any) -> None:
-        captured.append((module.last_probs, module.last_values))  # type: ignore[arg-type]
-
-    layer.keep_relations = True
-    handle = layer.register_forward_hook(keep)
-    try:
-        yield captured
-    finally:
-        handle.remove()
-        layer.keep_relations = False
-        layer.last_probs = layer.last_values = None
 
 
 def weight_layers(model: nn.Module) -> list[nn.Module]:

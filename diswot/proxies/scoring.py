@@ -90,12 +90,8 @@ class ProxyScorer:
 
 
 def scoring_batches(data, batch_size: int, num_batches: int, seed: int, device: str = "cpu") -> list[Batch]:
-    """``num_batches`` class-balanced batches of ``data`` (an ImageDataset), reproducible from ``seed``."""
-    batches = []
-    for i in range(num_batches):
-        inputs, labels = data.balanced_batch(batch_size, seed=seed + i, device=device)
-        batches.append(Batch(inputs, labels))
-    return batches
+    """``num_batches`` class-balanced batches of ``data`` (images or texts), reproducible from ``seed``."""
+    return [data.scoring_batch(batch_size, seed=seed + i, device=device) for i in range(num_batches)]
 
 
 def data_fingerprint(data, seed: int, batch_size: int, num_batches: int) -> str:

@@ -25,11 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from deap import base
 from torch import nn
 
-from diswot.data import ImageDataset, load_dataset
+from diswot.data import ImageDataset, TextDataset, load_dataset
 from diswot.errors import BudgetError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, load_teacher
 from diswot.proxies import PROXIES, TeacherContext, parse_aggregate
@@ -276,20 +275,40 @@ def _budget_text(budget: Budget) -> str:
 
 
 def _resolve_teacher(
-    teacher: str | Path | nn.Module | Teacher | None, num_classes: int, model: str | None, seed: int
+    teacher: str | Path | nn.Module | Teacher | None,
+    dataset: ImageDataset | TextDataset,
+    model: str | None,
+    seed: int,
 ) -> Teacher:
+    num_classes = dataset.num_classes
     if isinstance(teacher, Teacher):
         return teacher
     if isinstance(teacher, nn.Module):
         # a module handed over in Python is taken to be trained: it runs in eval mode
         return Teacher(teacher, type(teacher).__name__, num_classes, source="module")
+    if teacher is None and isinstance(dataset, TextDataset):
+        raise DiswotError(
+            "give a Transformer teacher for text (--teacher CKPT, e.g. from diswot train-teacher)"
+        )
     return load_teacher(teacher or DEFAULT_TEACHER, num_classes=num_classes, model=model, seed=seed)
 
 
-def _resolve_data(data: ImageDataset | str | None, data_root: str | Path | None) -> ImageDataset:
-    if isinstance(data, ImageDataset):
-        return data
-    return load_dataset(data or "sample", data_root)
+def _resolve_data(
+    data: ImageDataset | TextDataset | str | None, data_root: str | Path | None, space: SearchSpace
+) -> ImageDataset | TextDataset:
+    """The scoring data; its kind (images or tokens) must be what the space's networks take."""
+    takes_tokens = not space.example_input(1).is_floating_point()
+    if data is None and takes_tokens:
+        raise DataError(
+            f"space {space.name!r} builds Transformers: give text data, e.g. --dataset sst2 --data-root DIR"
+        )
+    dataset = (
+        data if isinstance(data, (ImageDataset, TextDataset)) else load_dataset(data or "sample", data_root)
+    )
+    if isinstance(dataset, TextDataset) != takes_tokens:
+        kind = ("token", "image") if takes_tokens else ("image", "text")
+        raise DataError(f"space {space.name!r} takes {kind[0]} inputs; {kind[1]} data cannot score it")
+    return dataset
 
 
 def _check_proxy(proxy: str, record: Sequence[str]) -> list[str]:
@@ -310,7 +329,7 @@ def _check_proxy(proxy: str, record: Sequence[str]) -> list[str]:
 def search(
     space: str | SearchSpace = "nb201",
     teacher: str | Path | nn.Module | Teacher | None = None,
-    data: ImageDataset | str | None = None,
+    data: ImageDataset | TextDataset | str | None = None,
     proxy: str = "diswot",
     budget: Budget | None = None,
     strategy: str = "evolution",
@@ -343,12 +362,13 @@ def search(
 
     Args:
         space: a registered space name or a :class:`SearchSpace` instance (custom spaces work).
-        teacher: a model name (random init from ``proxy_seed``), a checkpoint path, a :class:`Teacher`,
-            or a trained ``nn.Module``; ``None`` is a random-init ResNet-56. Only loaded when
-            a proxy needs one. ``teacher_model`` names the architecture of a bare state_dict.
-        data: an :class:`ImageDataset`, a dataset name (with ``data_root``), or ``None`` for the
-            embedded 300-image CIFAR-10 sample. Proxies score on ``num_batches`` class-balanced
-            batches of ``batch_size`` drawn from it with ``proxy_seed``.
+        teacher: a model name (random init from ``proxy_seed``), a checkpoint path, a
+            :class:`Teacher`, or a trained ``nn.Module``; ``None`` is a random-init ResNet-56.
+            Only loaded when a proxy needs one. ``teacher_model`` names the architecture of a bare state_dict.
+        data: an :class:`ImageDataset` or :class:`TextDataset` (Transformer spaces), a dataset
+            name (with ``data_root``), or ``None`` for the embedded 300-image CIFAR-10 sample.
+            Proxies score on ``num_batches`` class-balanced batches of ``batch_size`` drawn from
+            it with ``proxy_seed``.
         proxy: the fitness, one registered proxy (higher is better); ``record`` adds proxies
             whose values are stored beside it.
         budget: params/FLOPs/latency limits; candidates outside are never scored.
@@ -387,15 +407,13 @@ def search(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         _check_run_dir(out_dir, resume)
-    dataset = _resolve_data(data, data_root)
-    if space_obj.example_input(1).dtype != torch.float32:
-        raise DataError(f"space {space_obj.name!r} takes token inputs; image data cannot score it")
+    dataset = _resolve_data(data, data_root, space_obj)
     proxy_seed = seed if proxy_seed is None else proxy_seed
     batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
     teacher_obj: Teacher | None = None
     contexts: list[TeacherContext | None] = [None] * len(batches)
     if needs_teacher:
-        teacher_obj = _resolve_teacher(teacher, dataset.num_classes, teacher_model, proxy_seed)
+        teacher_obj = _resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
         teacher_obj.model.to(device)
         contexts = [TeacherContext(teacher_obj.model, b, pretrained=teacher_obj.pretrained) for b in batches]
     truth = None
