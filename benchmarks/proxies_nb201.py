@@ -22,6 +22,8 @@ PROXIES = [
     "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "zen", "zico",
     "params", "flops",
     "nwot+synflow+zico", "log:nwot+synflow+zico", "log:nwot+synflow+zico+jacob_cov",
+    # chosen on the first 500 cells only by benchmarks/select_aggregate.py (held-out rho there)
+    "log:diswot_relational+synflow+jacob_cov+zico+flops",
 ]  # fmt: skip
 
 

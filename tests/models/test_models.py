@@ -46,12 +46,20 @@ def test_model_sizes_match_the_literature(name, millions):
 
 @pytest.mark.parametrize("name", list_models())
 def test_every_model_runs_and_exposes_features(name):
+    from diswot.models import TransformerClassifier
+
     model = build_model(name, num_classes=7)
-    features = FeatureExtractor(model)(torch.randn(2, 3, 32, 32))
+    if isinstance(model, TransformerClassifier):  # the BERT miniatures take tokens
+        ids, mask = torch.randint(4, 1000, (2, 12)), torch.ones(2, 12, dtype=torch.bool)
+        features = FeatureExtractor(model)(ids, mask)
+        assert features.feature_map.shape[:2] == (2, 12)  # hidden states (N, T, D)
+        assert features.feature_map.shape[2] == features.classifier.in_features
+    else:
+        features = FeatureExtractor(model)(torch.randn(2, 3, 32, 32))
+        assert features.feature_map.dim() == 4 and features.feature_map.shape[-1] > 1
+        assert features.feature_map.shape[1] == features.classifier.in_features
     assert features.logits.shape == (2, 7)
-    assert features.feature_map.dim() == 4 and features.feature_map.shape[-1] > 1
     assert features.embedding.shape == (2, features.classifier.in_features)
-    assert features.feature_map.shape[1] == features.classifier.in_features
 
 
 def test_features_of_a_plain_sequential_cnn():
