@@ -175,7 +175,7 @@ def read_labelled_text(
         if label_column not in header:
             raise DataError(
                 f"{path} has no {label_column!r} column (found {header}); name the label column "
-                "with --label-column"
+                "with label_column=... (read_labelled_text)"
             )
         label_at = header.index(label_column)
         others = [i for i, h in enumerate(header) if i != label_at]
