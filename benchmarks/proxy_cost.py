@@ -18,9 +18,11 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 import diswot
 from diswot.proxies import Batch, ProxyScorer, TeacherContext
@@ -28,6 +30,13 @@ from diswot.proxies.scoring import arch_seed
 
 HERE = Path(__file__).resolve().parent
 PROXIES = ["diswot", "kd", "at", "grad_norm", "snip", "fisher", "synflow", "jacob_cov", "nwot", "zen", "zico"]
+
+
+def timed_ms(work: Callable[[torch.nn.Module], object], model: torch.nn.Module) -> float:
+    """Milliseconds ``work(model)`` takes; the model is built before the clock starts."""
+    started = time.perf_counter()
+    work(model)
+    return (time.perf_counter() - started) * 1e3
 
 
 def main() -> None:
@@ -52,26 +61,14 @@ def main() -> None:
             torch.manual_seed(arch_seed(0, key))
             return space.build(arch)
 
-        model = build()
-        started = time.perf_counter()
-        shared.score_model(model, key)
-        shared_ms = (time.perf_counter() - started) * 1e3
-
-        model = build()
-        started = time.perf_counter()
-        for scorer in alone.values():
-            scorer.score_model(copy.deepcopy(model), key)
-        copied_ms = (time.perf_counter() - started) * 1e3
-
-        model = build()
-        started = time.perf_counter()
-        diswot_only.score_model(model, key)
-        diswot_ms = (time.perf_counter() - started) * 1e3
-
-        model = build()
-        started = time.perf_counter()
-        torch.nn.functional.cross_entropy(model(batch.inputs), batch.labels).backward()
-        step_ms = (time.perf_counter() - started) * 1e3
+        shared_ms = timed_ms(lambda model, key=key: shared.score_model(model, key), build())
+        copied_ms = timed_ms(
+            lambda model, key=key: [s.score_model(copy.deepcopy(model), key) for s in alone.values()], build()
+        )
+        diswot_ms = timed_ms(lambda model, key=key: diswot_only.score_model(model, key), build())
+        step_ms = timed_ms(
+            lambda model: F.cross_entropy(model(batch.inputs), batch.labels).backward(), build()
+        )
         rows.append({"arch": key, "shared_ms": shared_ms, "deepcopy_ms": copied_ms,
                      "diswot_ms": diswot_ms, "forward_backward_ms": step_ms})  # fmt: skip
     shared_total = sum(r["shared_ms"] for r in rows)

@@ -146,6 +146,7 @@ class Evaluations:
         self.history: list[Evaluation] = []
         self.by_key: dict[str, Evaluation] = {}
         self.cache_hits = 0
+        self.best_score = float("-inf")  # for the progress bar
         self.duplicates = 0
         self.stale_proposals = 0
         self.generation = 0
@@ -177,16 +178,15 @@ class Evaluations:
 
     def __call__(self, archs: Sequence[Arch]) -> list[Candidate]:
         self.generation += 1 if self.history else 0
+        keys = [self.space.encode(arch) for arch in archs]
         fresh: dict[str, Arch] = {}
-        for arch in archs:
-            key = self.space.encode(arch)
+        for key, arch in zip(keys, archs, strict=True):
             if key in self.by_key or key in fresh:
                 self.duplicates += 1  # already scored in this run: reuse, never rescore
             elif len(self.history) + len(fresh) < self.limit:
                 fresh[key] = arch
         self.stale_proposals = 0 if fresh else self.stale_proposals + len(archs)
         self._score(fresh)
-        keys = [self.space.encode(arch) for arch in archs]
         return [
             self.candidate(self.by_key[k], a) for k, a in zip(keys, archs, strict=True) if k in self.by_key
         ]
@@ -231,8 +231,8 @@ class Evaluations:
             self.history.append(evaluation)
             self.by_key[key] = evaluation
             self.bar.update(1)
-            best = max(self.history, key=lambda e: e.score)
-            self.bar.set_postfix(best=f"{best.score:.4g}", refresh=False)
+            self.best_score = max(self.best_score, evaluation.score)
+            self.bar.set_postfix(best=f"{self.best_score:.4g}", refresh=False)
 
 
 class _Context:
