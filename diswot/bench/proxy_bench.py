@@ -17,6 +17,7 @@ from diswot.bench.ground_truth import read_ground_truth
 from diswot.data import load_dataset
 from diswot.errors import DataError, DiswotError
 from diswot.models import load_teacher
+from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
 from diswot.search_spaces import get_space
@@ -78,7 +79,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     specs, aggregates = resolve_proxies(cfg.proxies)
     names = [s.name for s in specs]
     archs, skipped = _choose_archs(cfg, space, truth.keys())
-    data = load_dataset(cfg.dataset, cfg.data_root)
+    data = load_dataset(cfg.dataset, cfg.data_root, tokenizer=teacher_tokenizer(cfg.teacher))
     batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)
     contexts: list[TeacherContext | None] = [None] * len(batches)
     if any(s.needs_teacher for s in specs):

@@ -6,11 +6,13 @@ Readers are registered by name (``diswot list datasets``) and return an :class:`
 from __future__ import annotations
 
 import hashlib
+import inspect
 import tarfile
 import urllib.request
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +22,9 @@ from diswot.data.safe_pickle import safe_load
 from diswot.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from diswot.errors import DataError
 from diswot.registry import Registry
+
+if TYPE_CHECKING:
+    from diswot.data.text import TextDataset, Tokenizer
 
 DatasetReader = Callable[..., ImageDataset]
 DATASETS: Registry[DatasetReader] = Registry("dataset")
@@ -206,10 +211,23 @@ def load_sample(root: str | Path | None = None, train: bool = True, download: bo
 
 
 def load_dataset(
-    name: str = "sample", root: str | Path | None = None, train: bool = True, download: bool = False
-) -> ImageDataset:
-    """Read dataset ``name`` from ``root``; ``name="sample"`` needs no root."""
+    name: str = "sample",
+    root: str | Path | None = None,
+    train: bool = True,
+    download: bool = False,
+    tokenizer: Tokenizer | None = None,
+) -> ImageDataset | TextDataset:
+    """Read dataset ``name`` from ``root``; ``name="sample"`` needs no root.
+
+    ``tokenizer`` (text datasets only) replaces the built-in word tokenizer, e.g. a Hugging Face
+    teacher's own (:func:`diswot.models.huggingface.teacher_tokenizer`), so that teacher and
+    students read the token ids the teacher was trained on.
+    """
     reader = DATASETS.get(name)
     if root is None and name != "sample":
         raise DataError(f"dataset {name!r} needs a data root (--data-root DIR)")
-    return reader(root, train=train, download=download)
+    if tokenizer is None:
+        return reader(root, train=train, download=download)
+    if "tokenizer" not in inspect.signature(reader).parameters:
+        raise DataError(f"dataset {name!r} is not text, so a tokenizer cannot apply to it")
+    return reader(root, train=train, download=download, tokenizer=tokenizer)

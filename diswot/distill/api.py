@@ -11,19 +11,26 @@ from typing import Any
 
 import torch
 
-from diswot.data import ImageDataset, load_dataset
+from diswot.data import ImageDataset, TextDataset, load_dataset
+from diswot.data.text import Tokenizer, check_token_ids
 from diswot.distill.distillers import parse_distillers
 from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
 from diswot.errors import DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, build_model, load_teacher
+from diswot.models.huggingface import teacher_tokenizer
 
 
 def load_split(
-    dataset: str | ImageDataset, data_root: str | Path | None, train_subset: int | None = None, seed: int = 0
+    dataset: str | ImageDataset,
+    data_root: str | Path | None,
+    train_subset: int | None = None,
+    seed: int = 0,
+    tokenizer: Tokenizer | None = None,
 ) -> tuple[ImageDataset, ImageDataset]:
     """``(train, test)`` sets. The embedded sample has no test split: 20% of it is held out.
 
-    ``train_subset`` keeps that many class-balanced training images (for short CPU runs).
+    ``train_subset`` keeps that many class-balanced training examples (for short CPU runs);
+    ``tokenizer`` tokenises a text dataset (a Hugging Face teacher's own, for instance).
     """
     if isinstance(dataset, ImageDataset):
         train, test = dataset.split(0.2, seed)
@@ -31,8 +38,8 @@ def load_split(
         train, test = load_dataset("sample").split(0.2, seed)
     else:
         train, test = (
-            load_dataset(dataset, data_root, train=True),
-            load_dataset(dataset, data_root, train=False),
+            load_dataset(dataset, data_root, train=True, tokenizer=tokenizer),
+            load_dataset(dataset, data_root, train=False, tokenizer=tokenizer),
         )
     if train_subset is not None:
         if train_subset < train.num_classes:
@@ -55,6 +62,14 @@ def student_specs(student: str, top_k: int = 1) -> list[str]:
     if top_k != 1:
         raise DiswotError("--top-k needs a search result.json as --student")
     return [student]
+
+
+def _embedding_rows(model: torch.nn.Module) -> int:
+    """Rows of the first embedding table: the token vocabulary a text model can read."""
+    tables = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    if not tables:
+        raise DataError(f"{type(model).__name__} has no token embedding, so it cannot read text")
+    return tables[0].num_embeddings
 
 
 def _safe_name(spec: str) -> str:
@@ -95,7 +110,8 @@ def distill(
     out = Path(out)
     parse_distillers(distillers)  # fail early on a bad spec
     _check_out(out, resume)
-    train, test = load_split(dataset, data_root, train_subset, recipe.seed)
+    tokenizer = None if isinstance(teacher, Teacher) else teacher_tokenizer(teacher)
+    train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
     teacher_obj = None
     if parse_distillers(distillers):
         teacher_obj = (
@@ -108,6 +124,8 @@ def distill(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed * 7919 + i)
             model = build_model(spec, num_classes=train.num_classes)
+        if isinstance(train, TextDataset):
+            check_token_ids(train, _embedding_rows(model), f"student {spec!r}")
         run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
         runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers))
     created = not out.exists()

@@ -128,7 +128,8 @@ def load_teacher(
 
     Args:
         spec: a model spec (``resnet56``, ``nb201:...``) or the path of a checkpoint: a diswot
-            checkpoint, or a bare ``state_dict`` (then ``model`` must name the architecture).
+            checkpoint, a bare ``state_dict`` (then ``model`` must name the architecture), or a
+            Hugging Face model folder (BERT family; needs ``transformers``).
         num_classes: the class count the data has; a checkpoint made for another count is an
             error. ``None`` accepts the checkpoint's (or 10 for a random teacher).
         model: architecture of a bare ``state_dict``.
@@ -146,6 +147,16 @@ def load_teacher(
             torch.manual_seed(seed)
             net = build_model(text, k)
         return Teacher(net, text, k, "random-init", {"seed": seed})
+    if path.is_dir():
+        from diswot.models.huggingface import is_hf_folder, load_hf_classifier
+
+        if not is_hf_folder(path):
+            raise CheckpointError(
+                f"teacher folder {path} has no config.json; a folder teacher must be in the Hugging Face "
+                "layout (config.json, weights, tokenizer files), else pass a checkpoint file"
+            )
+        net, meta = load_hf_classifier(path, num_classes)
+        return Teacher(net, f"hf:{path}", int(net.hf.config.num_labels), str(path), meta)
     if not path.is_file():
         raise CheckpointError(f"teacher checkpoint {path} does not exist")
     payload = _read(path)

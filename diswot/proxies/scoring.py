@@ -114,4 +114,10 @@ def teacher_fingerprint(spec: str | nn.Module, seed: int = 0) -> str:
     path = Path(spec)
     if path.is_file():
         return f"{path.name}:{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
+    if path.is_dir():  # a Hugging Face folder: its config, weights and tokenizer files
+        digest = hashlib.sha1()
+        for file in sorted(f for f in path.rglob("*") if f.is_file()):
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(file.read_bytes())
+        return f"{path.name}/:{digest.hexdigest()[:16]}"
     return f"{spec}:random-init:seed{seed}"

@@ -29,8 +29,10 @@ from deap import base
 from torch import nn
 
 from diswot.data import ImageDataset, TextDataset, load_dataset
+from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import BudgetError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, load_teacher
+from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import PROXIES, TeacherContext, parse_aggregate
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
 from diswot.search.budget import Budget, format_quantity, measure_latency_ms
@@ -294,20 +296,31 @@ def _resolve_teacher(
 
 
 def _resolve_data(
-    data: ImageDataset | TextDataset | str | None, data_root: str | Path | None, space: SearchSpace
+    data: ImageDataset | TextDataset | str | None,
+    data_root: str | Path | None,
+    space: SearchSpace,
+    tokenizer: Tokenizer | None = None,
 ) -> ImageDataset | TextDataset:
-    """The scoring data; its kind (images or tokens) must be what the space's networks take."""
+    """The scoring data; its kind (images or tokens) must be what the space's networks take.
+
+    Text named by ``data`` is tokenised with ``tokenizer`` (a Hugging Face teacher's) when given.
+    """
     takes_tokens = not space.example_input(1).is_floating_point()
     if data is None and takes_tokens:
         raise DataError(
             f"space {space.name!r} builds Transformers: give text data, e.g. --dataset sst2 --data-root DIR"
         )
     dataset = (
-        data if isinstance(data, (ImageDataset, TextDataset)) else load_dataset(data or "sample", data_root)
+        data
+        if isinstance(data, (ImageDataset, TextDataset))
+        else load_dataset(data or "sample", data_root, tokenizer=tokenizer)
     )
     if isinstance(dataset, TextDataset) != takes_tokens:
         kind = ("token", "image") if takes_tokens else ("image", "text")
         raise DataError(f"space {space.name!r} takes {kind[0]} inputs; {kind[1]} data cannot score it")
+    vocab_size = getattr(space, "vocab_size", None)
+    if isinstance(dataset, TextDataset) and vocab_size is not None:
+        check_token_ids(dataset, vocab_size, f"space {space.name!r}")
     return dataset
 
 
@@ -407,7 +420,8 @@ def search(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         _check_run_dir(out_dir, resume)
-    dataset = _resolve_data(data, data_root, space_obj)
+    tokenizer = teacher_tokenizer(teacher)  # a Hugging Face teacher's own token ids
+    dataset = _resolve_data(data, data_root, space_obj, tokenizer)
     proxy_seed = seed if proxy_seed is None else proxy_seed
     batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
     teacher_obj: Teacher | None = None
