@@ -105,6 +105,22 @@ class TextDataset(BalancedDraws):
         return TextDataset(self.input_ids[idx], self.attention_mask[idx], self.labels[idx], self.classes,
                            self.name, self.source)  # fmt: skip
 
+    def rows(
+        self, idx: torch.Tensor, device: torch.device | str = "cpu", trim_padding: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask, labels)`` of rows ``idx`` on ``device``.
+
+        Padding columns that no row of the batch uses are cut off (``trim_padding``): models
+        are mask-aware, so results are the same, and attention costs the square of the length,
+        so short batches run several times faster than ones padded to ``max_len``.
+        """
+        ids, mask = self.input_ids[idx], self.attention_mask[idx]
+        if trim_padding:
+            used = torch.nonzero(mask.any(0))
+            length = int(used.max()) + 1 if len(used) else 1
+            ids, mask = ids[:, :length], mask[:, :length]
+        return ids.to(device), mask.to(device), self.labels[idx].to(device)
+
     def balanced_batch(
         self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu"
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -112,12 +128,7 @@ class TextDataset(BalancedDraws):
         chosen = round_robin(self.labels, self.num_classes, batch_size, torch.Generator().manual_seed(seed))
         if len(chosen) < batch_size:
             raise DataError(f"{self.name} has {len(self)} texts, fewer than the batch size {batch_size}")
-        idx = torch.tensor(chosen)
-        return (
-            self.input_ids[idx].to(device),
-            self.attention_mask[idx].to(device),
-            self.labels[idx].to(device),
-        )
+        return self.rows(torch.tensor(chosen), device)
 
     def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch:
         """The reproducible class-balanced batch proxies score on."""
@@ -128,9 +139,13 @@ class TextDataset(BalancedDraws):
         self, batch_size: int, *, seed: int = 0, augment: bool = False, shuffle: bool = True,
         drop_last: bool = False, device: torch.device | str = "cpu",
     ) -> Iterator[Batch]:  # fmt: skip
-        """One epoch of :class:`Batch` es (text has no augmentation; ``augment`` is ignored)."""
+        """One epoch of :class:`Batch` es (text has no augmentation; ``augment`` is ignored).
+
+        An unshuffled epoch goes shortest text first (:meth:`batches` ``by_length``): evaluation
+        gets the same result with the least padding.
+        """
         for ids, mask, labels in self.batches(batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                                              device=device):  # fmt: skip
+                                              device=device, by_length=not shuffle):  # fmt: skip
             yield Batch(ids, labels, mask)
 
     @property
@@ -139,19 +154,34 @@ class TextDataset(BalancedDraws):
 
     def batches(
         self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-        device: torch.device | str = "cpu",
+        device: torch.device | str = "cpu", trim_padding: bool = True, by_length: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
-        """One epoch of ``(input_ids, attention_mask, labels)`` batches on ``device``."""
+        """One epoch of ``(input_ids, attention_mask, labels)`` batches on ``device`` (see :meth:`rows`).
+
+        ``by_length`` (without ``shuffle``) goes shortest text first, so each batch is cut to
+        about its own length: for evaluation, where the order does not matter.
+        """
         generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        if shuffle:
+            order = torch.randperm(len(self), generator=generator)
+        elif by_length:
+            order = torch.argsort(self.attention_mask.sum(1), stable=True)
+        else:
+            order = torch.arange(len(self))
         stop = len(self) - (len(self) % batch_size if drop_last else 0)
         for start in range(0, stop, batch_size):
-            idx = order[start : start + batch_size]
-            yield (
-                self.input_ids[idx].to(device),
-                self.attention_mask[idx].to(device),
-                self.labels[idx].to(device),
-            )
+            yield self.rows(order[start : start + batch_size], device, trim_padding)
+
+
+def check_token_ids(dataset: TextDataset, vocab_size: int, who: str) -> None:
+    """Fail clearly when ``dataset`` holds token ids beyond ``who``'s embedding table."""
+    largest = int(dataset.input_ids.max())
+    if largest >= vocab_size:
+        raise DataError(
+            f"{dataset.name} holds token id {largest} but {who} embeds only {vocab_size} tokens: the "
+            "tokenizer's vocabulary is larger than the model's; build the space with a vocab_size of "
+            "at least the tokenizer's (e.g. AutoDistilSpace(vocab_size=...)) or use a smaller tokenizer"
+        )
 
 
 def read_labelled_text(
@@ -238,14 +268,16 @@ def load_sst2(
     return make_text_dataset(texts, labels, tokenizer, ["0", "1"], max_len, "sst2", source)
 
 
-def _read_sst2(root: str | Path | None, train: bool = True, download: bool = False) -> TextDataset:
+def _read_sst2(
+    root: str | Path | None, train: bool = True, download: bool = False, tokenizer: Tokenizer | None = None
+) -> TextDataset:
     if root is None:
         raise DataError(
             "dataset 'sst2' needs a data root holding sst2/train.tsv and sst2/dev.tsv (--data-root)"
         )
     if download:
         raise DataError("sst2 is not downloaded automatically; fetch GLUE SST-2 and pass its folder")
-    return load_sst2(root, train=train)
+    return load_sst2(root, train=train, tokenizer=tokenizer)
 
 
 DATASETS.register("sst2", "GLUE SST-2 sentiment (train phrases, dev sentences), word-tokenised")(_read_sst2)
