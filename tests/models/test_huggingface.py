@@ -103,7 +103,7 @@ def test_an_encoder_only_folder_gets_a_fresh_head_and_a_trained_head_must_fit(tm
     with pytest.raises(CheckpointError, match="classifies 2 classes but the data has 3"):
         load_teacher(trained, num_classes=3)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="no config.json"):
+    with pytest.raises(CheckpointError, match=r"no config\.json"):
         load_teacher(tmp_path / "empty")
 
 
