@@ -30,6 +30,23 @@ def row_normalised_gram(x: torch.Tensor, mask: torch.Tensor | None = None) -> to
     return F.normalize(flat @ flat.t(), p=2, dim=1)
 
 
+#: ``||a - b||^2 <= 4`` for unit vectors, so ``4 / n`` bounds :func:`matrix_distance` of two
+#: row-normalised ``(n, n)`` matrices: the distance of the least similar network possible.
+WORST_ROW_DISTANCE = 4.0
+
+
+def is_collapsed(x: torch.Tensor, mask: torch.Tensor | None = None, rtol: float = 1e-6) -> bool:
+    """Whether all samples of ``x`` (``(N, ...)``) have the same features, up to ``rtol``.
+
+    Typically all zero: an NB201 cell whose operations cut the input off. Row-normalised
+    similarity matrices of such features are 0/0, so the network is given the worst similarity
+    rather than the score of a zero matrix (which beats most real networks).
+    """
+    flat = mask_padding(x, mask).reshape(x.shape[0], -1).detach().float()
+    spread = (flat - flat.mean(0, keepdim=True)).abs().max()
+    return bool(spread <= rtol * flat.abs().max().clamp_min(1e-30))
+
+
 def matrix_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``||a - b||_F^2 / n^2`` for two ``(n, n)`` matrices."""
     return (a - b).pow(2).sum() / (a.shape[0] * a.shape[1])

@@ -41,13 +41,18 @@ class ScoreCache:
     def teacher_key_of(self, proxy: str) -> str:
         return self.teacher_key if PROXIES.get(proxy).needs_teacher else NO_TEACHER
 
+    @staticmethod
+    def proxy_key(proxy: str) -> str:
+        """Scores are stored per proxy *version*, so a changed definition is never served stale."""
+        return PROXIES.get(proxy).cache_key
+
     def get(self, arch: str, proxies: list[str]) -> dict[str, tuple[float, float]]:
         found = {}
         for proxy in proxies:
             row = self.conn.execute(
                 "SELECT value, ms FROM scores WHERE space=? AND arch=? AND proxy=? AND data_key=? "
                 "AND teacher_key=?",
-                (self.space, arch, proxy, self.data_key, self.teacher_key_of(proxy)),
+                (self.space, arch, self.proxy_key(proxy), self.data_key, self.teacher_key_of(proxy)),
             ).fetchone()
             if row is not None:
                 found[proxy] = (row[0], row[1])
@@ -55,14 +60,12 @@ class ScoreCache:
         return found
 
     def put(self, arch: str, results: dict[str, tuple[float, float]]) -> None:
+        rows = [
+            (self.space, arch, self.proxy_key(p), self.data_key, self.teacher_key_of(p), value, ms)
+            for p, (value, ms) in results.items()
+        ]
         with self.conn:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (self.space, arch, proxy, self.data_key, self.teacher_key_of(proxy), value, ms)
-                    for proxy, (value, ms) in results.items()
-                ],
-            )
+            self.conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self.conn.close()

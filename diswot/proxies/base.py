@@ -221,6 +221,13 @@ class ProxySpec:
     needs_teacher: bool
     formula: str
     higher_is_better: bool = True
+    #: raised when the definition changes, so caches made by an older definition are not reused
+    version: int = 1
+
+    @property
+    def cache_key(self) -> str:
+        """The name scores are stored under: ``name`` for version 1, else ``name@version``."""
+        return self.name if self.version == 1 else f"{self.name}@{self.version}"
 
     @property
     def summary(self) -> str:
@@ -231,13 +238,17 @@ PROXIES: Registry[ProxySpec] = Registry("proxy")
 
 
 def register_proxy(
-    name: str, *, needs: tuple[str, ...] = (), teacher: bool = False, formula: str = ""
+    name: str, *, needs: tuple[str, ...] = (), teacher: bool = False, formula: str = "", version: int = 1
 ) -> Callable[[ProxyFn], ProxyFn]:
-    """Decorator registering ``fn(probe) -> float`` as proxy ``name`` (higher is better)."""
+    """Decorator registering ``fn(probe) -> float`` as proxy ``name`` (higher is better).
+
+    Raise ``version`` whenever the definition changes: cached scores of other versions are then
+    recomputed instead of reused.
+    """
 
     def add(fn: ProxyFn) -> ProxyFn:
         text = formula or (fn.__doc__ or "").strip().splitlines()[0]
-        PROXIES.register(name, text)(ProxySpec(name, fn, frozenset(needs), teacher, text))
+        PROXIES.register(name, text)(ProxySpec(name, fn, frozenset(needs), teacher, text, version=version))
         return fn
 
     return add

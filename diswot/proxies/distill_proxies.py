@@ -10,10 +10,12 @@ from __future__ import annotations
 from diswot.errors import DiswotError
 from diswot.proxies.base import Probe, register_proxy
 from diswot.similarity import (
+    WORST_ROW_DISTANCE,
     attention_distance,
     channel_correlation_distance,
     class_similarity,
     classifier_gradient,
+    is_collapsed,
     kd_divergence,
     match_spatial,
     matrix_distance,
@@ -27,14 +29,22 @@ from diswot.similarity import (
 
 def semantic_score(probe: Probe) -> float:
     teacher, feats = probe.require_teacher("diswot_semantic"), probe.feats
+    if is_collapsed(feats.embedding):
+        return -WORST_ROW_DISTANCE / feats.logits.shape[1]
     grad = classifier_gradient(feats.logits, probe.batch.labels, feats.embedding)
     return -float(matrix_distance(class_similarity(grad), teacher.class_similarity))
 
 
 def relational_score(probe: Probe) -> float:
-    teacher = probe.require_teacher("diswot_relational")
-    student = row_normalised_gram(probe.feats.feature_map, probe.batch.attention_mask)
+    teacher, mask = probe.require_teacher("diswot_relational"), probe.batch.attention_mask
+    if is_collapsed(probe.feats.feature_map, mask):
+        return -WORST_ROW_DISTANCE / probe.feats.feature_map.shape[0]
+    student = row_normalised_gram(probe.feats.feature_map, mask)
     return -float(matrix_distance(student, teacher.relation))
+
+
+# Version 2: a student whose features are the same for every sample gets the worst score.
+DISWOT_VERSION = 2
 
 
 register_proxy(
@@ -42,6 +52,7 @@ register_proxy(
     needs=("forward",),
     teacher=True,
     formula="-||S_s - S_t||^2/K^2, S = row-normalised class-by-class product of dCE/dW_fc",
+    version=DISWOT_VERSION,
 )(semantic_score)
 
 register_proxy(
@@ -49,6 +60,7 @@ register_proxy(
     needs=("forward",),
     teacher=True,
     formula="-||G_s - G_t||^2/N^2, G = row-normalised batch Gram of the last feature map",
+    version=DISWOT_VERSION,
 )(relational_score)
 
 
@@ -57,6 +69,7 @@ register_proxy(
     needs=("forward",),
     teacher=True,
     formula="diswot_semantic + diswot_relational (DisWOT's combined similarity)",
+    version=DISWOT_VERSION,
 )
 def diswot_score(probe: Probe) -> float:
     return semantic_score(probe) + relational_score(probe)
@@ -64,7 +77,11 @@ def diswot_score(probe: Probe) -> float:
 
 # Similarity-preserving KD's loss is exactly DisWOT's relational distance: one implementation.
 register_proxy(
-    "sp", needs=("forward",), teacher=True, formula="-SP loss (Tung & Mori); equals diswot_relational"
+    "sp",
+    needs=("forward",),
+    teacher=True,
+    formula="-SP loss (Tung & Mori); equals diswot_relational",
+    version=DISWOT_VERSION,
 )(relational_score)
 
 

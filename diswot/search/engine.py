@@ -455,6 +455,7 @@ def search(
         "evaluations": evaluations, "time_budget_s": time_budget_s, "seed": seed, "proxy_seed": proxy_seed,
         "dataset": dataset.name, "num_images": len(dataset), "batch_size": batch_size,
         "num_batches": num_batches, "teacher": teacher_key, "device": device,
+        "proxy_definitions": [PROXIES.get(n).cache_key for n in proxy_names],
     }  # fmt: skip
     run_id = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     created = made_dir = False
@@ -542,6 +543,12 @@ def _check_run_dir(out_dir: Path, resume: bool) -> None:
 def _check_same_config(out_dir: Path, config: dict[str, Any]) -> None:
     stored = json.loads((out_dir / RUN_FILE).read_text())
     differing = [k for k in config if stored.get(k) != config[k]]
+    if "proxy_definitions" in differing:
+        raise RunDirError(
+            f"{out_dir} was scored by another version of its proxies ({stored.get('proxy_definitions')}, "
+            f"now {config['proxy_definitions']}), so it cannot be continued consistently; start a new "
+            "run with another --out"
+        )
     if differing:
         details = "; ".join(f"{k}: run has {stored.get(k)!r}, now {config[k]!r}" for k in differing)
         raise RunDirError(f"--resume must repeat the original settings of {out_dir}: {details}")

@@ -55,3 +55,16 @@ def test_ground_truth_reader_formats(tmp_path, nb201_table):
     assert gt.columns == ["kd_accuracy"] and gt.values["kd_accuracy"]["153"] == 90.1
     with pytest.raises(DataError, match="does not exist"):
         read_ground_truth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", space)
+
+
+def test_the_cache_never_serves_scores_of_an_older_proxy_definition(tmp_path):
+    from diswot.bench.cache import ScoreCache
+    from diswot.proxies import PROXIES
+
+    cache = ScoreCache(tmp_path / "c.sqlite", "nb201", "data", "teacher")
+    assert PROXIES.get("diswot").version >= 2 and PROXIES.get("nwot").version == 1
+    with cache.conn:  # what a diswot of version 1 left behind
+        cache.conn.execute("INSERT INTO scores VALUES ('nb201', 'a', 'diswot', 'data', 'teacher', -0.1, 1)")
+    assert cache.get("a", ["diswot"]) == {}
+    cache.put("a", {"diswot": (-0.5, 2.0), "nwot": (700.0, 3.0)})
+    assert cache.get("a", ["diswot", "nwot"]) == {"diswot": (-0.5, 2.0), "nwot": (700.0, 3.0)}

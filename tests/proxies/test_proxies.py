@@ -7,6 +7,7 @@ from diswot.errors import DiswotError, UnknownNameError
 from diswot.models import build_model, load_teacher
 from diswot.proxies import PROXIES, Batch, ProxyScorer, TeacherContext, parse_aggregate
 from diswot.search_spaces import get_space
+from diswot.similarity import is_collapsed
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 EMPTY = "|none~0|+|skip_connect~0|none~1|+|none~0|skip_connect~1|none~2|"
@@ -76,15 +77,24 @@ def test_best_cell_outranks_an_empty_cell(name, batch, small_space):
     assert best > empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with a random-init teacher DisWOT prefers collapsed students; open finding of issue 3",
-)
-def test_diswot_ranks_best_cell_above_empty_cell(batch, teacher_ctx, small_space):
-    scorer = ProxyScorer(["diswot"], batch, teacher_ctx)
-    best = scorer.score_arch(small_space, small_space.decode(BEST), 10)["diswot"].value
-    empty = scorer.score_arch(small_space, small_space.decode(EMPTY), 10)["diswot"].value
+@pytest.mark.parametrize("name", ["diswot", "diswot_semantic", "diswot_relational"])
+def test_diswot_ranks_best_cell_above_empty_cell(name, batch, teacher_ctx, small_space):
+    scorer = ProxyScorer([name], batch, teacher_ctx)
+    best = scorer.score_arch(small_space, small_space.decode(BEST), 10)[name].value
+    empty = scorer.score_arch(small_space, small_space.decode(EMPTY), 10)[name].value
     assert best > empty
+
+
+def test_a_cell_that_cuts_the_input_off_gets_the_worst_similarity(batch, teacher_ctx, small_space):
+    # EMPTY's cells output zeros, so every image has the same (zero) features: the row-normalised
+    # matrices are 0/0. Scored as zero matrices they would beat most real networks.
+    scorer = ProxyScorer(["diswot_semantic", "diswot_relational", "diswot"], batch, teacher_ctx)
+    scores = scorer.score_arch(small_space, small_space.decode(EMPTY), 10)
+    assert scores["diswot_semantic"].value == -4 / 10  # the bound: 4 / classes
+    assert scores["diswot_relational"].value == -4 / len(batch.labels)  # 4 / batch size
+    assert scores["diswot"].value == pytest.approx(-4 / 10 - 4 / len(batch.labels))
+    assert is_collapsed(torch.zeros(4, 8)) and is_collapsed(torch.ones(4, 3, 2, 2))
+    assert not is_collapsed(torch.arange(8.0).view(4, 2))
 
 
 def test_similarities_work_across_widths(batch):

@@ -215,6 +215,11 @@ def test_resume_refuses_other_settings_and_a_fresh_run_refuses_an_old_dir(tmp_pa
         search("nb201", proxy="synflow", evaluations=4, seed=1, out=tmp_path / "r", resume=True, **FAST)
     with pytest.raises(RunDirError, match="nothing to resume"):
         search("nb201", proxy="synflow", evaluations=4, out=tmp_path / "empty", resume=True, **FAST)
+    run_file = tmp_path / "r" / "run.json"
+    stored = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({**stored, "proxy_definitions": ["synflow@0"]}))  # an older diswot's run
+    with pytest.raises(RunDirError, match="another version of its proxies"):
+        search("nb201", proxy="synflow", evaluations=4, seed=0, out=tmp_path / "r", resume=True, **FAST)
 
 
 # executors ----------------------------------------------------------------------------------------
