@@ -12,6 +12,7 @@ from diswot.proxies.base import Probe, register_proxy
 from diswot.similarity import (
     WORST_ROW_DISTANCE,
     attention_distance,
+    attention_map,
     channel_correlation_distance,
     class_similarity,
     classifier_gradient,
@@ -43,7 +44,8 @@ def relational_score(probe: Probe) -> float:
     return -float(matrix_distance(student, teacher.relation))
 
 
-# Version 2: a student whose features are the same for every sample gets the worst score.
+# Version 2: a student whose features are the same for every sample (0/0 in the normalised
+# similarities below) gets the worst score.
 DISWOT_VERSION = 2
 
 
@@ -91,10 +93,19 @@ def kd_score(probe: Probe) -> float:
     return -float(kd_divergence(probe.feats.logits, teacher.features.logits))
 
 
-@register_proxy("at", needs=("forward",), teacher=True, formula="-attention-transfer loss of the last maps")
+@register_proxy(
+    "at",
+    needs=("forward",),
+    teacher=True,
+    formula="-attention-transfer loss of the last maps",
+    version=DISWOT_VERSION,
+)
 def at_score(probe: Probe) -> float:
     teacher = probe.require_teacher("at")
-    return -float(attention_distance(probe.feats.feature_map, teacher.features.feature_map))
+    s, t = match_spatial(probe.feats.feature_map, teacher.features.feature_map)
+    if is_collapsed(s):  # unit-norm attention maps: 0/0; the mean squared distance is at most 4/positions
+        return -WORST_ROW_DISTANCE / attention_map(t).shape[1]
+    return -float(attention_distance(s, t))
 
 
 def _projected_student_map(probe: Probe, proxy: str) -> tuple:
@@ -128,9 +139,12 @@ def rkd_score(probe: Probe) -> float:
     needs=("forward",),
     teacher=True,
     formula="-inter-channel correlation distance (projected student)",
+    version=DISWOT_VERSION,
 )
 def ickd_score(probe: Probe) -> float:
     s, t = _projected_student_map(probe, "ickd")
+    if is_collapsed(s):  # cosine matrices: 0/0; every entry differs by at most 2, so the distance <= 4
+        return -WORST_ROW_DISTANCE
     return -float(channel_correlation_distance(s, t))
 
 

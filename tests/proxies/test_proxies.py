@@ -88,11 +88,15 @@ def test_diswot_ranks_best_cell_above_empty_cell(name, batch, teacher_ctx, small
 def test_a_cell_that_cuts_the_input_off_gets_the_worst_similarity(batch, teacher_ctx, small_space):
     # EMPTY's cells output zeros, so every image has the same (zero) features: the row-normalised
     # matrices are 0/0. Scored as zero matrices they would beat most real networks.
-    scorer = ProxyScorer(["diswot_semantic", "diswot_relational", "diswot"], batch, teacher_ctx)
+    names = ["diswot_semantic", "diswot_relational", "diswot", "at", "ickd"]
+    scorer = ProxyScorer(names, batch, teacher_ctx)
     scores = scorer.score_arch(small_space, small_space.decode(EMPTY), 10)
     assert scores["diswot_semantic"].value == -4 / 10  # the bound: 4 / classes
     assert scores["diswot_relational"].value == -4 / len(batch.labels)  # 4 / batch size
     assert scores["diswot"].value == pytest.approx(-4 / 10 - 4 / len(batch.labels))
+    assert scores["ickd"].value == -4
+    best = scorer.score_arch(small_space, small_space.decode(BEST), 10)
+    assert all(best[n].value > scores[n].value for n in names)
     assert is_collapsed(torch.zeros(4, 8)) and is_collapsed(torch.ones(4, 3, 2, 2))
     assert not is_collapsed(torch.arange(8.0).view(4, 2))
 
