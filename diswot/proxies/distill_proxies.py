@@ -7,6 +7,8 @@ the closed-form gradient of the cross-entropy w.r.t. the classifier weight.
 
 from __future__ import annotations
 
+import functools
+
 from diswot.errors import DiswotError
 from diswot.proxies.base import Probe, register_proxy
 from diswot.similarity import (
@@ -44,47 +46,30 @@ def relational_score(probe: Probe) -> float:
     return -float(matrix_distance(student, teacher.relation))
 
 
-# Version 2: a student whose features are the same for every sample (0/0 in the normalised
-# similarities below) gets the worst score.
+# Proxies comparing normalised similarity matrices. Version 2: a student whose features are the
+# same for every sample (0/0 in those matrices) gets the worst score.
 DISWOT_VERSION = 2
+normalised_similarity = functools.partial(
+    register_proxy, needs=("forward",), teacher=True, version=DISWOT_VERSION
+)
 
 
-register_proxy(
-    "diswot_semantic",
-    needs=("forward",),
-    teacher=True,
-    formula="-||S_s - S_t||^2/K^2, S = row-normalised class-by-class product of dCE/dW_fc",
-    version=DISWOT_VERSION,
+normalised_similarity(
+    "diswot_semantic", formula="-||S_s - S_t||^2/K^2, S = row-normalised class-by-class product of dCE/dW_fc"
 )(semantic_score)
 
-register_proxy(
-    "diswot_relational",
-    needs=("forward",),
-    teacher=True,
-    formula="-||G_s - G_t||^2/N^2, G = row-normalised batch Gram of the last feature map",
-    version=DISWOT_VERSION,
+normalised_similarity(
+    "diswot_relational", formula="-||G_s - G_t||^2/N^2, G = row-normalised batch Gram of the last feature map"
 )(relational_score)
 
 
-@register_proxy(
-    "diswot",
-    needs=("forward",),
-    teacher=True,
-    formula="diswot_semantic + diswot_relational (DisWOT's combined similarity)",
-    version=DISWOT_VERSION,
-)
+@normalised_similarity("diswot", formula="diswot_semantic + diswot_relational (DisWOT's combined similarity)")
 def diswot_score(probe: Probe) -> float:
     return semantic_score(probe) + relational_score(probe)
 
 
 # Similarity-preserving KD's loss is exactly DisWOT's relational distance: one implementation.
-register_proxy(
-    "sp",
-    needs=("forward",),
-    teacher=True,
-    formula="-SP loss (Tung & Mori); equals diswot_relational",
-    version=DISWOT_VERSION,
-)(relational_score)
+normalised_similarity("sp", formula="-SP loss (Tung & Mori); equals diswot_relational")(relational_score)
 
 
 @register_proxy("kd", needs=("forward",), teacher=True, formula="-T^2 KL(p_t || p_s) at T=4")
@@ -93,13 +78,7 @@ def kd_score(probe: Probe) -> float:
     return -float(kd_divergence(probe.feats.logits, teacher.features.logits))
 
 
-@register_proxy(
-    "at",
-    needs=("forward",),
-    teacher=True,
-    formula="-attention-transfer loss of the last maps",
-    version=DISWOT_VERSION,
-)
+@normalised_similarity("at", formula="-attention-transfer loss of the last maps")
 def at_score(probe: Probe) -> float:
     teacher = probe.require_teacher("at")
     s, t = match_spatial(probe.feats.feature_map, teacher.features.feature_map)
@@ -134,13 +113,7 @@ def rkd_score(probe: Probe) -> float:
     return -float(rkd_distance(probe.feats.embedding, teacher.features.embedding))
 
 
-@register_proxy(
-    "ickd",
-    needs=("forward",),
-    teacher=True,
-    formula="-inter-channel correlation distance (projected student)",
-    version=DISWOT_VERSION,
-)
+@normalised_similarity("ickd", formula="-inter-channel correlation distance (projected student)")
 def ickd_score(probe: Probe) -> float:
     s, t = _projected_student_map(probe, "ickd")
     if is_collapsed(s):  # cosine matrices: 0/0; every entry differs by at most 2, so the distance <= 4
