@@ -33,3 +33,13 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
     assert "Did you mean 'nb201'" in capsys.readouterr().err
     assert main(["sample", "--dataset", "cifar10", "--data-root", "/nonexistent"]) == 2
     assert "--download" in capsys.readouterr().err
+
+
+def test_piping_into_a_reader_that_stops_early_is_not_an_error():
+    import subprocess
+    import sys
+
+    # `true` exits without reading, so diswot writes into a closed pipe
+    shell = f"{sys.executable} -m diswot list proxies | true"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=99)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
