@@ -22,7 +22,10 @@ PROXIES = [
     "grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "zen", "zico",
     "params", "flops",
     "nwot+synflow+zico", "log:nwot+synflow+zico", "log:nwot+synflow+zico+jacob_cov",
-    # chosen on the first 500 cells only by benchmarks/select_aggregate.py (held-out rho there)
+    # chosen on the first 500 cells only by benchmarks/select_aggregate.py (held-out rho there):
+    # the greedy forward selection, the best exhaustive set of up to 5, and the previous choice
+    "log:nwot+at+synflow+jacob_cov+diswot_relational+zico+flops+ickd",
+    "log:ickd+synflow+jacob_cov+flops",
     "log:diswot_relational+synflow+jacob_cov+zico+flops",
 ]  # fmt: skip
 
