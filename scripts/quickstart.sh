@@ -7,7 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 out=runs/quickstart
-resume=()
-if [ -f "$out/run.json" ]; then resume=(--resume); fi
-.venv/bin/diswot search --space nb201 --proxy diswot --evaluations 60 --max-flops 100M --seed 0 \
-  --out "$out" "${resume[@]}"
+job=(search --space nb201 --proxy diswot --evaluations 60 --max-flops 100M --seed 0 --out "$out")
+if [ -f "$out/run.json" ]; then
+  status=0
+  .venv/bin/diswot "${job[@]}" --resume || status=$?
+  if [ "$status" -ne 2 ]; then exit "$status"; fi
+  # exit 2: the run was made with other settings or proxy definitions (an older diswot);
+  # keep it for reference and start over
+  stale="$out.stale-$(date +%Y%m%d-%H%M%S)"
+  mv "$out" "$stale"
+  echo "quickstart: kept the run this version cannot continue as $stale; starting a new one" >&2
+fi
+.venv/bin/diswot "${job[@]}"
