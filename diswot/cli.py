@@ -196,7 +196,7 @@ def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
 
 def _add_teacher_args(p: argparse.ArgumentParser, default: str | None = "resnet56") -> None:
     p.add_argument("--teacher", default=default, required=default is None,
-                   help="checkpoint file, or a model name (random init)")  # fmt: skip
+                   help="checkpoint file, Hugging Face folder, or model name (random init)")  # fmt: skip
     p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
 
 
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         "kd-ground-truth", help="distill sampled students: arch,kd_accuracy,vanilla_accuracy"
     )
     p.add_argument("--space", default="resnet-depth")
-    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    p.add_argument("--teacher", required=True, help="teacher checkpoint or Hugging Face model folder")
     p.add_argument("--num-archs", type=_positive_int, default=16)
     p.add_argument("--distiller", default="kd")
     p.add_argument("--vanilla", action="store_true", help="also train each student without a teacher")
