@@ -229,5 +229,8 @@ def load_dataset(
     if tokenizer is None:
         return reader(root, train=train, download=download)
     if "tokenizer" not in inspect.signature(reader).parameters:
-        raise DataError(f"dataset {name!r} is not text, so a tokenizer cannot apply to it")
+        raise DataError(
+            f"dataset {name!r} is not text, so a tokenizer (e.g. a Hugging Face teacher's) cannot apply "
+            "to it; give a text dataset (e.g. --dataset sst2) or a teacher for images"
+        )
     return reader(root, train=train, download=download, tokenizer=tokenizer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,11 @@ class TextDataset(BalancedDraws):
     def max_len(self) -> int:
         return int(self.input_ids.shape[1])
 
+    @functools.cached_property
+    def largest_token_id(self) -> int:
+        """Checked against every student's vocabulary, so computed once."""
+        return int(self.input_ids.max())
+
     def subset(self, indices: Sequence[int] | torch.Tensor) -> TextDataset:
         idx = torch.as_tensor(indices, dtype=torch.long)
         return TextDataset(self.input_ids[idx], self.attention_mask[idx], self.labels[idx], self.classes,
@@ -175,7 +181,7 @@ class TextDataset(BalancedDraws):
 
 def check_token_ids(dataset: TextDataset, vocab_size: int, who: str) -> None:
     """Fail clearly when ``dataset`` holds token ids beyond ``who``'s embedding table."""
-    largest = int(dataset.input_ids.max())
+    largest = dataset.largest_token_id
     if largest >= vocab_size:
         raise DataError(
             f"{dataset.name} holds token id {largest} but {who} embeds only {vocab_size} tokens: the "
@@ -256,16 +262,14 @@ def load_sst2(
     """
     base = Path(root)
     base = base / "sst2" if (base / "sst2").is_dir() else base
-    train_texts, train_labels = read_labelled_text(base / "train.tsv")
-    if max_train is not None:
-        train_texts, train_labels = train_texts[:max_train], train_labels[:max_train]
-    tokenizer = tokenizer or WordTokenizer.build(train_texts)
-    if train:
-        texts, labels, source = train_texts, train_labels, str(base / "train.tsv")
-    else:
-        texts, labels = read_labelled_text(base / "dev.tsv")
-        source = str(base / "dev.tsv")
-    return make_text_dataset(texts, labels, tokenizer, ["0", "1"], max_len, "sst2", source)
+    source = base / ("train.tsv" if train else "dev.tsv")
+    if train or tokenizer is None:  # the dev set needs the training phrases only for a vocabulary
+        train_texts, train_labels = read_labelled_text(base / "train.tsv")
+        if max_train is not None:
+            train_texts, train_labels = train_texts[:max_train], train_labels[:max_train]
+        tokenizer = tokenizer or WordTokenizer.build(train_texts)
+    texts, labels = (train_texts, train_labels) if train else read_labelled_text(source)
+    return make_text_dataset(texts, labels, tokenizer, ["0", "1"], max_len, "sst2", str(source))
 
 
 def _read_sst2(

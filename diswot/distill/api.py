@@ -124,8 +124,8 @@ def distill(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed * 7919 + i)
             model = build_model(spec, num_classes=train.num_classes)
-        if isinstance(train, TextDataset):
-            check_token_ids(train, _embedding_rows(model), f"student {spec!r}")
+        for split in (train, test) if isinstance(train, TextDataset) else ():
+            check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
         run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
         runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers))
     created = not out.exists()
