@@ -185,7 +185,8 @@ def _recipe(args: argparse.Namespace):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer,
         schedule=args.schedule, seed=args.seed, ce_weight=getattr(args, "ce_weight", 1.0),
-        channels_last=not args.no_channels_last,
+        channels_last=not args.no_channels_last, precision=args.precision, compile=args.compile,
+        eval_every=args.eval_every,
     )  # fmt: skip
 
 
@@ -215,7 +216,12 @@ def _add_recipe_args(p: argparse.ArgumentParser, epochs: int) -> None:
     )
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="autocast precision (auto: bf16 on CUDA, fp32 on CPU)")  # fmt: skip
+    p.add_argument("--compile", action="store_true", help="torch.compile the students (pays on GPUs)")
+    p.add_argument("--eval-every", type=_positive_int, default=1,
+                   help="test accuracy every K epochs (the last epoch always)")  # fmt: skip
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
 
@@ -249,15 +255,29 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:
-    from diswot.distill.ground_truth import kd_ground_truth
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers, e.g. 0,1") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed, e.g. 0,1")
+    return seeds
 
-    rows = kd_ground_truth(
-        args.space, args.teacher, args.num_archs, args.out, distillers=args.distiller, vanilla=args.vanilla,
-        seed=args.seed, recipe=_recipe(args), dataset=args.dataset, data_root=args.data_root,
-        train_subset=args.train_subset, group_size=args.group_size, device=args.device,
+
+def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:
+    from diswot.distill.ground_truth import GroundTruthConfig, kd_ground_truth, parse_archs
+
+    cfg = GroundTruthConfig(
+        space=args.space, teacher=args.teacher, out=args.out,
+        archs=parse_archs(args.archs) if args.archs else None, all_archs=args.all,
+        num_archs=args.num_archs, sample_seed=args.seed, seeds=args.seeds or [args.seed],
+        distillers=args.distiller, vanilla=args.vanilla, recipe=_recipe(args), dataset=args.dataset,
+        data_root=args.data_root, train_subset=args.train_subset, group_size=args.group_size,
+        device=args.device, workers=args.workers, gpus=args.gpus,
     )  # fmt: skip
-    print(f"{len(rows)} architectures in {args.out}")
+    table = kd_ground_truth(cfg)
+    print(f"{len(table)} architectures x {len(cfg.seeds)} seed(s) in {args.out}")
     return 0
 
 
@@ -375,11 +395,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_proxies)
 
     p = bench.add_parser(
-        "kd-ground-truth", help="distill sampled students: arch,kd_accuracy,vanilla_accuracy"
+        "kd-ground-truth", help="distill students: arch,kd_accuracy,vanilla_accuracy (+ per-seed columns)"
     )
     p.add_argument("--space", default="resnet-depth")
     p.add_argument("--teacher", required=True, help="teacher checkpoint or Hugging Face model folder")
-    p.add_argument("--num-archs", type=_positive_int, default=16)
+    p.add_argument("--num-archs", type=_positive_int, default=16, help="students sampled with --seed")
+    p.add_argument("--archs", default=None, help="exact students: a file (one per line) or a,b,c")
+    p.add_argument("--all", action="store_true", help="every architecture of a finite space")
+    p.add_argument("--seeds", type=_seed_list, default=None,
+                   help="training seeds, e.g. 0,1: per-seed columns and their mean (default: --seed)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="groups trained at once, in processes (several per GPU keep it busy)")
+    p.add_argument("--gpus", type=_seed_list, default=None, help="GPU indices the workers share, e.g. 0,1")
     p.add_argument("--distiller", default="kd")
     p.add_argument("--vanilla", action="store_true", help="also train each student without a teacher")
     p.add_argument("--group-size", type=_positive_int, default=4, help="students sharing one teacher pass")

@@ -13,6 +13,7 @@ resumed run therefore continues bit-for-bit where the killed one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -37,6 +38,8 @@ from diswot.models.profile import profile
 LabelledData = ImageDataset | TextDataset
 
 STATE_FILE = "last.pt"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,20 @@ class Recipe:
     seed: int = 0
     channels_last: bool = True
     eval_batch_size: int = 500
+    # How the recipe runs; none of these change what is learned beyond float rounding.
+    precision: str = "auto"  # fp32, bf16 or fp16 autocast; auto: bf16 on CUDA, fp32 elsewhere
+    compile: bool = False  # torch.compile the student's blocks (pays on GPUs, costs minutes to build)
+    eval_every: int = 1  # test accuracy every K epochs; the final epoch is always evaluated
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise DiswotError("epochs and batch size must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise DiswotError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if self.eval_every < 1:
+            raise DiswotError(f"eval_every must be at least 1, got {self.eval_every}")
         if self.optimizer not in {"sgd", "adamw"}:
             raise DiswotError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.schedule not in {"cosine", "step"}:
@@ -97,16 +110,53 @@ class StudentRun:
     wall_s: float = 0.0
 
 
-def evaluate(model: nn.Module, data: LabelledData, batch_size: int = 500, device: str = "cpu") -> float:
+def check_device(device: str) -> torch.device:
+    """``device`` as a :class:`torch.device`, or a one-line error when this machine lacks it."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise DiswotError(f"--device {device!r} is not a device name; use cpu, cuda, cuda:1 or mps") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DiswotError(f"--device {device} asked for a GPU but torch sees none; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DiswotError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); "
+                "number them from 0"
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DiswotError(f"--device {device} asked for Apple's GPU but torch sees none; use --device cpu")
+    return dev
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``auto`` made concrete: bf16 autocast on CUDA, fp32 elsewhere (CPU bf16 is slower)."""
+    if precision not in PRECISIONS:
+        raise DiswotError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if torch.device(device).type == "cuda" else "fp32"
+    return precision
+
+
+def autocast(device: str | torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context of a concrete ``precision`` (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=_AUTOCAST_DTYPES[precision])
+
+
+def evaluate(
+    model: nn.Module, data: LabelledData, batch_size: int = 500, device: str = "cpu", precision: str = "fp32"
+) -> float:
     """Top-1 accuracy (%) of ``model`` on ``data`` (images or texts)."""
     was_training = model.training
     model.eval()
-    correct = 0
-    with torch.no_grad():
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device, read once
+    with torch.no_grad(), autocast(device, resolve_precision(precision, device)):
         for batch in data.epoch(batch_size, shuffle=False, device=device):
-            correct += int((model(*batch.model_args()).argmax(1) == batch.labels).sum())
+            correct += (model(*batch.model_args()).argmax(1) == batch.labels).sum()
     model.train(was_training)
-    return 100.0 * correct / len(data)
+    return 100.0 * int(correct) / len(data)
 
 
 class Trainer:
@@ -136,6 +186,12 @@ class Trainer:
             raise DataError("training and test sets have different class counts")
         self.students, self.train_data, self.test_data = list(students), train_data, test_data
         self.recipe, self.device, self.progress = recipe, device, progress
+        self.precision = resolve_precision(recipe.precision, check_device(device))
+        if torch.device(device).type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls on tensor cores
+            torch.backends.cudnn.allow_tf32 = True
+        # fp16 needs loss scaling (bf16 has fp32's range and does not)
+        self.scaler = torch.amp.GradScaler(torch.device(device).type) if self.precision == "fp16" else None
         self.teacher = teacher
         self.teacher_extractor = FeatureExtractor(teacher) if teacher is not None else None
         if teacher is not None:
@@ -194,7 +250,7 @@ class Trainer:
 
     def _teacher_features(self, batch: Batch) -> Features:
         assert self.teacher_extractor is not None and self.teacher is not None
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             return self._features(self.teacher, self.teacher_extractor, batch)
 
     # resume ----------------------------------------------------------------------------------------
@@ -228,6 +284,7 @@ class Trainer:
         start = epochs.pop()
         for run in self.students:
             run.started_epoch = start
+            write_metrics(run)  # the figure of the epochs so far, drawn once on resume
         return start
 
     def _save_state(self, run: StudentRun, epoch: int) -> None:
@@ -244,10 +301,17 @@ class Trainer:
 
     # the loop --------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
-        """Train to ``recipe.epochs``; returns each student's final summary (also ``result.json``)."""
+        """Train to ``recipe.epochs``; returns each student's final summary (also ``result.json``).
+
+        Losses are summed on the device and read once per epoch (a read is a host sync that
+        stalls a GPU); test accuracy is measured every ``recipe.eval_every`` epochs and at the
+        last one, and ``metrics.png`` is drawn at the end (``metrics.csv`` every epoch).
+        """
         from tqdm import tqdm
 
         start = self.resume() if resume else 0
+        if self.recipe.compile:
+            self._compile()
         steps = len(self.train_data) // self.recipe.batch_size
         bar = tqdm(total=(self.recipe.epochs - start) * steps, disable=not self.progress, unit="batch",
                    desc=f"training {len(self.students)} model(s)")  # fmt: skip
@@ -258,7 +322,8 @@ class Trainer:
                 for group in run.optimizer.param_groups:
                     group["lr"] = lr
                 run.model.train()
-            sums = {run.name: {"loss": 0.0, "ce": 0.0, "distill": 0.0} for run in self.students}
+            # (total, cross-entropy, distillation) per student, float64 so the sum is exact enough
+            sums = {r.name: torch.zeros(3, dtype=torch.float64, device=self.device) for r in self.students}
             seconds = dict.fromkeys(sums, 0.0)
             batches = self.train_data.epoch(
                 self.recipe.batch_size, shuffle=True, augment=self.recipe.augment,
@@ -272,43 +337,67 @@ class Trainer:
                 teacher_s = (time.perf_counter() - teacher_started) / len(self.students)
                 for run in self.students:
                     started = time.perf_counter()
-                    self._step(run, batch, teacher_feats, sums[run.name])
+                    sums[run.name] += self._step(run, batch, teacher_feats)
                     seconds[run.name] += time.perf_counter() - started + teacher_s
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, refresh=False)
+            last = epoch + 1 == self.recipe.epochs
             for run in self.students:
                 started = time.perf_counter()
-                accuracy = evaluate(run.model, self.test_data, self.recipe.eval_batch_size, self.device)
+                loss, ce, distill = (v / steps for v in sums[run.name].tolist())  # the epoch's one read
+                if not math.isfinite(loss):
+                    raise DiswotError(
+                        f"the training loss of {run.name} became {loss} in epoch {epoch + 1}; "
+                        "lower --lr or the distiller weights"
+                    )
+                accuracy = float("nan")
+                if last or (epoch + 1) % self.recipe.eval_every == 0:
+                    accuracy = evaluate(
+                        run.model, self.test_data, self.recipe.eval_batch_size, self.device, self.precision
+                    )
                 run.wall_s += seconds[run.name] + time.perf_counter() - started
-                row = {"epoch": epoch + 1, "lr": lr, **{k: v / steps for k, v in sums[run.name].items()},
+                row = {"epoch": epoch + 1, "lr": lr, "loss": loss, "ce": ce, "distill": distill,
                        "test_accuracy": accuracy, "wall_s": run.wall_s}  # fmt: skip
                 run.metrics.append(row)
                 self._save_state(run, epoch + 1)
-                write_metrics(run)
+                write_metrics(run, plot=last)
         bar.close()
         return [self._finish(run) for run in self.students]
 
-    def _step(self, run: StudentRun, batch: Batch, teacher: Features | None, sums: dict[str, float]) -> None:
+    def _step(self, run: StudentRun, batch: Batch, teacher: Features | None) -> torch.Tensor:
+        """One optimisation step; the detached ``(loss, ce, distill)``, left on the device."""
         assert run.optimizer is not None and run.extractor is not None
         labels = batch.labels
-        feats = self._features(run.model, run.extractor, batch)
-        ce = F.cross_entropy(feats.logits, labels)
-        loss = self.recipe.ce_weight * ce
-        distill = torch.zeros(())
-        if run.loss is not None:
-            assert teacher is not None
-            distill = run.loss(feats, teacher, labels)
-            loss = loss + distill
-        if not torch.isfinite(loss):
-            raise DiswotError(
-                f"the training loss of {run.name} became {float(loss)}; lower --lr or the distiller weights"
-            )
+        with autocast(self.device, self.precision):
+            feats = self._features(run.model, run.extractor, batch)
+            ce = F.cross_entropy(feats.logits.float(), labels)
+            loss = self.recipe.ce_weight * ce
+            distill = torch.zeros((), device=ce.device)
+            if run.loss is not None:
+                assert teacher is not None
+                distill = run.loss(feats, teacher, labels).float()
+                loss = loss + distill
         run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.optimizer.step()
-        sums["loss"] += float(loss.detach())
-        sums["ce"] += float(ce.detach())
-        sums["distill"] += float(distill.detach())
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(run.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            run.optimizer.step()
+        return torch.stack([loss, ce, distill]).detach()
+
+    def _compile(self) -> None:
+        """``torch.compile`` every block of each student that holds no feature hook.
+
+        The feature extractor hooks two modules per call; compiling the whole network would
+        trace those hooks and recompile on every step, so the hooked modules (and the modules
+        around them) stay eager and everything beneath them is compiled once.
+        """
+        for run in self.students:
+            assert run.extractor is not None
+            hooked = {run.extractor.classifier_name, run.extractor.feature_layer_name}
+            _compile_around(run.model, hooked)
 
     def _finish(self, run: StudentRun) -> dict[str, Any]:
         cost = profile(
@@ -318,7 +407,10 @@ class Trainer:
         final = run.metrics[-1]["test_accuracy"] if run.metrics else float("nan")
         summary = {
             "name": run.name, "model": run.spec, "distillers": run.distillers,
-            "test_accuracy": final, "best_test_accuracy": max(m["test_accuracy"] for m in run.metrics),
+            "test_accuracy": final, "best_test_accuracy": max(
+                (m["test_accuracy"] for m in run.metrics if math.isfinite(m["test_accuracy"])),
+                default=float("nan"),
+            ),
             "epochs": self.recipe.epochs, "params": cost.params, "flops": cost.flops,
             "wall_s": run.wall_s, "dataset": self.train_data.name, "train_images": len(self.train_data),
             "test_images": len(self.test_data), "recipe": asdict(self.recipe),
@@ -333,14 +425,35 @@ class Trainer:
         return summary
 
 
-def write_metrics(run: StudentRun) -> None:
-    """``metrics.csv`` and ``metrics.png`` (training loss and test top-1 per epoch)."""
+def _compile_around(model: nn.Module, keep: set[str | None]) -> None:
+    """Compile the largest submodules of ``model`` that contain none of the ``keep`` names."""
+    names = [n for n in keep if n]
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            full = f"{prefix}.{name}" if prefix else name
+            if any(n == full or n.startswith(full + ".") for n in names):
+                visit(full, child)  # an ancestor of a hooked module: descend
+            elif any(p.numel() for p in child.parameters()):
+                child.compile()
+
+    visit("", model)
+
+
+def write_metrics(run: StudentRun, plot: bool = True) -> None:
+    """``metrics.csv`` and, when ``plot``, ``metrics.png`` (training loss and test top-1 per epoch).
+
+    The figure costs far more than an epoch of a small student on a GPU, so the trainer draws
+    it at the end of training (and on resume) rather than every epoch.
+    """
     if not run.metrics:
         return
     with open(run.out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
         writer.writeheader()
         writer.writerows(run.metrics)
+    if not plot:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -353,7 +466,9 @@ def write_metrics(run: StudentRun) -> None:
     left.set_xlabel("epoch")
     left.set_ylabel("training loss")
     left.legend()
-    right.plot(epochs, [m["test_accuracy"] for m in run.metrics], color="tab:green")
+    evaluated = [m for m in run.metrics if math.isfinite(m["test_accuracy"])]
+    right.plot([m["epoch"] for m in evaluated], [m["test_accuracy"] for m in evaluated], "o-",
+               color="tab:green", markersize=3)  # fmt: skip
     right.set_xlabel("epoch")
     right.set_ylabel("test top-1 (%)")
     fig.suptitle(f"{run.name} ({run.distillers})")

@@ -117,8 +117,8 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path, monkeypatch)
 
     original = trainer_module.write_metrics
 
-    def killed_after_first_epoch(run):
-        original(run)
+    def killed_after_first_epoch(run, *args, **kwargs):
+        original(run, *args, **kwargs)
         if len(run.metrics) == 1:
             raise KeyboardInterrupt
 
