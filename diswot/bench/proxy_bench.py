@@ -20,7 +20,7 @@ from diswot.models import load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
-from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate
+from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import Evaluator, SerialExecutor
 from diswot.search_spaces import get_space
 
@@ -82,6 +82,8 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
     specs, aggregates = resolve_proxies(cfg.proxies)
     names = [s.name for s in specs]
+    if any(a.calibrated for a in aggregates):
+        check_reference_size(cfg.reference_size)
     archs, skipped = _choose_archs(cfg, space, truth.keys())
     data = load_dataset(cfg.dataset, cfg.data_root, tokenizer=teacher_tokenizer(cfg.teacher))
     batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)

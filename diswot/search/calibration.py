@@ -37,11 +37,16 @@ REFERENCE_SEED = 20230601
 DEFAULT_REFERENCE_SIZE = 128
 
 
+def check_reference_size(size: int) -> None:
+    """Fail early on a reference too small to calibrate anything."""
+    if size < 2:
+        raise DiswotError(f"--reference-size must be at least 2, got {size}")
+
+
 def reference_keys(space: SearchSpace, size: int) -> list[str]:
     """The reference sample: the first ``size`` distinct architectures from :data:`REFERENCE_SEED`
     (every architecture of a finite space smaller than that)."""
-    if size < 2:
-        raise DiswotError(f"--reference-size must be at least 2, got {size}")
+    check_reference_size(size)
     if space.size is not None and size >= space.size:
         return [space.encode(a) for a in space.enumerate()]
     rng = random.Random(REFERENCE_SEED)
@@ -73,7 +78,8 @@ def calibrate(
     known = {k: cache.get(k, members) for k in keys}
     missing = [k for k in keys if len(known[k]) < len(members)]
     if missing:
-        desc = f"calibrating {aggregate.name}: {len(keys)} reference archs x {len(members)} proxies"
+        count = f"{len(missing)} of {len(keys)}" if len(missing) < len(keys) else f"{len(keys)}"
+        desc = f"calibrating {aggregate.name}: {count} reference archs x {len(members)} proxies"
         executor = make_executor()
         step = 4 * executor.workers  # commit as we go: a killed calibration keeps what it scored
         try:

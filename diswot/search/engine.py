@@ -41,6 +41,7 @@ from diswot.search.calibration import (
     CalibratedExecutor,
     CalibratedStore,
     calibrate,
+    check_reference_size,
 )
 from diswot.search.executors import EXECUTORS, Evaluator, make_executor
 from diswot.search.store import Evaluation, RunStore
@@ -433,8 +434,8 @@ def search(
     proxy_names, aggregate = _check_proxy(proxy, record)
     proxy = proxy_names[0]
     scored_names = proxy_names[1:] if aggregate else proxy_names  # registered proxies only
-    if aggregate and reference_size < 2:
-        raise DiswotError(f"--reference-size must be at least 2, got {reference_size}")
+    if aggregate:
+        check_reference_size(reference_size)
     needs_teacher = any(PROXIES.get(n).needs_teacher for n in scored_names)
 
     out_dir = Path(out) if out is not None else None

@@ -41,3 +41,13 @@ def test_bench_scores_a_calibrated_aggregate_per_candidate_and_caches_its_refere
     monkeypatch.setattr(Evaluator, "evaluate", lambda self, keys: calls.append(keys))
     again = run_proxy_bench(cfg)  # the reference comes from the cache
     assert calls == [] and again["proxies"][CAL] == report["proxies"][CAL]
+
+
+def test_bench_refuses_a_reference_of_one_before_scoring(tmp_path, nb201_table, capsys):
+    from diswot.cli import main
+
+    args = ["bench", "proxies", "--ground-truth", str(nb201_table), "--proxies", "params,cal:params+flops",
+            "--reference-size", "1", "--num-archs", "4", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main(args) == 2
+    assert "--reference-size must be at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
