@@ -65,7 +65,8 @@ def test_every_strategy_searches_with_a_calibrated_aggregate(tmp_path, strategy,
         assert set(e.proxies) == {PROXY, "nwot", "flops"}
         assert e.score == e.proxies[PROXY] == calibration.score(e.proxies)
     with open(tmp_path / "r" / "history.csv", newline="") as f:
-        assert PROXY in next(csv.reader(f))
+        header = next(csv.reader(f))
+    assert PROXY in header and "flops_proxy" in header and len(set(header)) == len(header)
 
 
 def test_a_score_does_not_depend_on_which_other_archs_were_scored(tmp_path):
