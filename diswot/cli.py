@@ -138,6 +138,7 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
         teacher_model=args.teacher_model,
         device=args.device,
         plots=not args.no_plots,
+        reference_size=args.reference_size,
     )
     report = run_proxy_bench(cfg)
     print(format_table(report))
@@ -167,6 +168,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         num_batches=args.num_batches, device=args.device, executor=args.executor, workers=args.workers,
         address=args.address, out=args.out, resume=args.resume, store=args.store,
         ground_truth=args.ground_truth, gt_column=args.gt_column, top_k=args.top_k, plots=not args.no_plots,
+        reference_size=args.reference_size,
     )  # fmt: skip
     truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
     print(
@@ -187,6 +189,16 @@ def _recipe(args: argparse.Namespace):
         schedule=args.schedule, seed=args.seed, ce_weight=getattr(args, "ce_weight", 1.0),
         channels_last=not args.no_channels_last, precision=args.precision, compile=args.compile,
         eval_every=args.eval_every,
+    )  # fmt: skip
+
+
+def _add_reference_arg(p: argparse.ArgumentParser) -> None:
+    from diswot.search.calibration import DEFAULT_REFERENCE_SIZE
+
+    p.add_argument(
+        "--reference-size", type=_positive_int, default=DEFAULT_REFERENCE_SIZE,
+        help="archs sampled (fixed seed, any budget) to calibrate a cal: aggregate; scored once per "
+        f"store (default {DEFAULT_REFERENCE_SIZE})",
     )  # fmt: skip
 
 
@@ -321,7 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201", help="search space (diswot list spaces)")
     _add_teacher_args(p)
     _add_data_args(p)
-    p.add_argument("--proxy", default="diswot", help="fitness proxy (diswot list proxies)")
+    p.add_argument(
+        "--proxy", default="diswot",
+        help="fitness: a proxy (diswot list proxies) or a calibrated aggregate, e.g. cal:log:nwot+synflow",
+    )  # fmt: skip
+    _add_reference_arg(p)
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")
     p.add_argument("--strategy", default="evolution", help="evolution, nsga2 or random")
     p.add_argument("--evaluations", type=_positive_int, default=100, help="distinct archs to score")
@@ -382,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--ground-truth", required=True, help="NB201 table or CSV with an 'arch' column")
     p.add_argument("--gt-column", action="append", help="accuracy column(s); default: every numeric one")
-    p.add_argument("--proxies", default="diswot,nwot,synflow,snip,params", help="comma list; a+b aggregates")
+    p.add_argument("--proxies", default="diswot,nwot,synflow,snip,params",
+                   help="comma list; a+b, log:a+b aggregates, cal:log:a+b calibrated ones")  # fmt: skip
+    _add_reference_arg(p)
     p.add_argument("--num-archs", type=_num_archs, default=100, help="how many sampled archs, or 'all'")
     p.add_argument("--seed", type=int, default=0)
     _add_data_args(p)

@@ -20,6 +20,8 @@ from diswot.models import load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
+from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
+from diswot.search.executors import Evaluator, SerialExecutor
 from diswot.search_spaces import get_space
 
 
@@ -42,6 +44,8 @@ class ProxyBenchConfig:
     cache: str | None = None
     plots: bool = True
     progress: bool = True
+    #: architectures in the reference sample of calibrated aggregates (``cal:log:a+b``)
+    reference_size: int = DEFAULT_REFERENCE_SIZE
 
 
 def _choose_archs(cfg: ProxyBenchConfig, space, truth_keys: set[str]) -> tuple[list[str], int]:
@@ -78,6 +82,8 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
     specs, aggregates = resolve_proxies(cfg.proxies)
     names = [s.name for s in specs]
+    if any(a.calibrated for a in aggregates):
+        check_reference_size(cfg.reference_size)
     archs, skipped = _choose_archs(cfg, space, truth.keys())
     data = load_dataset(cfg.dataset, cfg.data_root, tokenizer=teacher_tokenizer(cfg.teacher))
     batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)
@@ -118,10 +124,21 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
                 values[n].append(known[n][0])
                 times[n].append(known[n][1])
         cache_hits = cache.hits
+        calibrations = {
+            a.name: calibrate(
+                a, space, cache, lambda a=a: SerialExecutor(
+                    Evaluator(space, list(a.members), batches, contexts, data.num_classes, cfg.seed)
+                ), cfg.reference_size, cfg.progress,
+            )
+            for a in aggregates if a.calibrated
+        }  # fmt: skip
     finally:
         cache.close()
     for aggregate in aggregates:
-        values[aggregate.name] = aggregate.combine(values).tolist()
+        calibration = calibrations.get(aggregate.name)
+        # a calibrated aggregate scores each architecture on its own, the others rank them all
+        combined = calibration.score_many(values) if calibration else aggregate.combine(values)
+        values[aggregate.name] = combined.tolist()
         times[aggregate.name] = [sum(times[m][i] for m in aggregate.members) for i in range(len(archs))]
 
     columns = truth.columns
@@ -137,6 +154,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         "seed": cfg.seed,
         "teacher": cfg.teacher if any(s.needs_teacher for s in specs) else None,
         "cache_hits": cache_hits,
+        "reference_size": cfg.reference_size if calibrations else None,
         "proxies": {},
     }
     proxies_report: dict[str, dict[str, object]] = {}

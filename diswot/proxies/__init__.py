@@ -5,7 +5,7 @@ and is deterministic for a seed. ``diswot list proxies`` prints each one's formu
 """
 
 from diswot.proxies import distill_proxies, zero_cost  # noqa: F401  (registers the proxies)
-from diswot.proxies.aggregate import Aggregate, parse_aggregate
+from diswot.proxies.aggregate import Aggregate, Calibration, parse_aggregate
 from diswot.proxies.base import (
     PROXIES,
     Batch,
@@ -21,6 +21,7 @@ __all__ = [
     "PROXIES",
     "Aggregate",
     "Batch",
+    "Calibration",
     "Probe",
     "ProxyResult",
     "ProxyScorer",

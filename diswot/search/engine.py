@@ -33,9 +33,16 @@ from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import BudgetError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, load_teacher
 from diswot.models.huggingface import teacher_tokenizer
-from diswot.proxies import PROXIES, TeacherContext, parse_aggregate
+from diswot.proxies import PROXIES, Aggregate, TeacherContext, parse_aggregate
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
 from diswot.search.budget import Budget, format_quantity, measure_latency_ms
+from diswot.search.calibration import (
+    DEFAULT_REFERENCE_SIZE,
+    CalibratedExecutor,
+    CalibratedStore,
+    calibrate,
+    check_reference_size,
+)
 from diswot.search.executors import EXECUTORS, Evaluator, make_executor
 from diswot.search.store import Evaluation, RunStore
 from diswot.search.strategies import STRATEGIES, Candidate, ScoreCostFitness, StrategyParams, pareto_front
@@ -324,19 +331,25 @@ def _resolve_data(
     return dataset
 
 
-def _check_proxy(proxy: str, record: Sequence[str]) -> list[str]:
-    if parse_aggregate(proxy) is not None:
+def _check_proxy(proxy: str, record: Sequence[str]) -> tuple[list[str], Aggregate | None]:
+    """The fitness's name, then every other proxy to record, and the fitness's calibrated
+    aggregate if it is one (whose members are then recorded first)."""
+    aggregate = parse_aggregate(proxy.strip().lower())
+    if aggregate is not None and not aggregate.calibrated:
         raise DiswotError(
             f"--proxy {proxy!r} is a rank aggregate, which ranks a whole population at once and "
-            "cannot score one candidate; search with a single proxy (e.g. diswot) and add others "
-            "with --record"
+            f"cannot score one candidate; search with its calibrated form --proxy cal:{aggregate.name} "
+            "(quantiles against a fixed reference sample), or with a single proxy and --record others"
         )
-    names = [PROXIES.get(proxy.strip().lower()).name]
+    if aggregate is not None:
+        names = [aggregate.name, *(PROXIES.get(m).name for m in aggregate.members)]
+    else:
+        names = [PROXIES.get(proxy.strip().lower()).name]
     for extra in record:
         spec = PROXIES.get(extra.strip().lower())
         if spec.name not in names:
             names.append(spec.name)
-    return names
+    return names, aggregate
 
 
 def search(
@@ -370,6 +383,7 @@ def search(
     top_k: int = 10,
     progress: bool = True,
     plots: bool = True,
+    reference_size: int = DEFAULT_REFERENCE_SIZE,
 ) -> SearchResult:
     """Search ``space`` for the student that ``proxy`` ranks highest against ``teacher``.
 
@@ -382,8 +396,9 @@ def search(
             name (with ``data_root``), or ``None`` for the embedded 300-image CIFAR-10 sample.
             Proxies score on ``num_batches`` class-balanced batches of ``batch_size`` drawn from
             it with ``proxy_seed``.
-        proxy: the fitness, one registered proxy (higher is better); ``record`` adds proxies
-            whose values are stored beside it.
+        proxy: the fitness, one registered proxy (higher is better) or a calibrated aggregate
+            ``cal:[log:|geo:]a+b+...`` of several; ``record`` adds proxies whose values are
+            stored beside it.
         budget: params/FLOPs/latency limits; candidates outside are never scored.
         strategy: ``evolution`` (regularized evolution), ``nsga2`` (score vs ``objective``) or
             ``random``.
@@ -401,6 +416,9 @@ def search(
         store: a SQLite file to share between runs (default ``out/store.sqlite``).
         ground_truth, gt_column: a table (NB201 CSV or ``arch,accuracy``) to report the true
             accuracy of the winner and of every evaluated architecture.
+        reference_size: architectures in the reference sample of a calibrated aggregate
+            (scored once with its members before the search, whatever the budget, and reused
+            from the store; see :mod:`diswot.search.calibration`).
     """
     params = params or StrategyParams()
     budget = budget or Budget()
@@ -413,9 +431,12 @@ def search(
     strategy_fn = STRATEGIES.get(strategy)
     EXECUTORS.get(executor)  # an unknown name fails before any work
     space_obj = get_space(space) if isinstance(space, str) else space
-    proxy_names = _check_proxy(proxy, record)
+    proxy_names, aggregate = _check_proxy(proxy, record)
     proxy = proxy_names[0]
-    needs_teacher = any(PROXIES.get(n).needs_teacher for n in proxy_names)
+    scored_names = proxy_names[1:] if aggregate else proxy_names  # registered proxies only
+    if aggregate:
+        check_reference_size(reference_size)
+    needs_teacher = any(PROXIES.get(n).needs_teacher for n in scored_names)
 
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
@@ -455,8 +476,10 @@ def search(
         "evaluations": evaluations, "time_budget_s": time_budget_s, "seed": seed, "proxy_seed": proxy_seed,
         "dataset": dataset.name, "num_images": len(dataset), "batch_size": batch_size,
         "num_batches": num_batches, "teacher": teacher_key, "device": device,
-        "proxy_definitions": [PROXIES.get(n).cache_key for n in proxy_names],
+        "proxy_definitions": [PROXIES.get(n).cache_key for n in scored_names],
     }  # fmt: skip
+    if aggregate:  # only then: the run ids of other runs stay what they were
+        config["reference_size"] = reference_size
     run_id = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     created = made_dir = False
     if out_dir is not None:
@@ -480,12 +503,25 @@ def search(
     recorded = run_store.recorded(run_id)
     run_store.start_run(run_id, config)
 
-    evaluator = Evaluator(space_obj, proxy_names, batches, contexts, dataset.num_classes, proxy_seed)
+    evaluator = Evaluator(space_obj, scored_names, batches, contexts, dataset.num_classes, proxy_seed)
     pool = None
     try:
+        ledger_store: Any = run_store
+        calibration = None
+        if aggregate:
+            # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
+            members = Evaluator(space_obj, list(aggregate.members), batches, contexts, dataset.num_classes,
+                                proxy_seed)  # fmt: skip
+            calibration = calibrate(
+                aggregate, space_obj, run_store, lambda: make_executor(executor, members, workers, address),
+                reference_size, progress,
+            )  # fmt: skip
+            ledger_store = CalibratedStore(run_store, calibration)
         pool = make_executor(executor, evaluator, workers, address)
+        ledger_pool = pool if calibration is None else CalibratedExecutor(pool, calibration)
         ledger = Evaluations(
-            space=space_obj, costs=costs, store=run_store, run_id=run_id, executor=pool, proxies=proxy_names,
+            space=space_obj, costs=costs, store=ledger_store, run_id=run_id, executor=ledger_pool,
+            proxies=proxy_names,
             recorded=recorded, limit=evaluations, time_budget_s=time_budget_s, objective=objective,
             progress=progress,
         )  # fmt: skip

@@ -26,7 +26,10 @@ def _write_evaluations(path: Path, rows: list[Evaluation], truth: dict[str, floa
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        header = ["eval_index", "generation", "arch", "score", *proxies, "params", "flops", "latency_ms"]
+        costs = ["params", "flops", "latency_ms"]
+        # the params/flops proxies (e.g. members of an aggregate) must not repeat a cost's column name
+        named = [f"{p}_proxy" if p in costs else p for p in proxies]
+        header = ["eval_index", "generation", "arch", "score", *named, *costs]
         writer.writerow([*header, "wall_s", "cached", *(["true_accuracy"] if truth else [])])
         for e in rows:
             latency = "" if e.latency_ms is None else f"{e.latency_ms:.4f}"
