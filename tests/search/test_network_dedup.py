@@ -1,4 +1,4 @@
-"""The search scores each network once: equivalent NB201 cells share a score, disconnected ones are never scored."""
+"""The search scores each network once: equivalent NB201 cells share a score, cut-off cells get none."""
 
 from __future__ import annotations
 
@@ -127,5 +127,5 @@ def test_a_space_with_no_valid_member_is_a_clear_error():
         def invalid_reason(self, arch):
             return "this test allows nothing"
 
-    with pytest.raises(DiswotError, match="are invalid, e.g. .*this test allows nothing"):
+    with pytest.raises(DiswotError, match=r"are invalid, e.g. .*this test allows nothing"):
         search(NothingValid(), evaluations=2, **FAST)
