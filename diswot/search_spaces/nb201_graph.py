@@ -60,12 +60,16 @@ def cell_dag(arch: Arch) -> nx.DiGraph:
     return dag
 
 
-def prune(dag: nx.DiGraph) -> nx.DiGraph:
-    """The part of ``dag`` on input->output paths (no edges if the output is cut off)."""
+def _live_edges(dag: nx.DiGraph) -> list[tuple[int, int, str]]:
     reach = nx.descendants(dag, INPUT) | {INPUT}
     feeds = nx.ancestors(dag, OUTPUT) | {OUTPUT}
+    return [(u, v, op) for u, v, op in dag.edges(data="op") if u in reach and v in feeds]
+
+
+def prune(dag: nx.DiGraph) -> nx.DiGraph:
+    """The part of ``dag`` on input->output paths (no edges if the output is cut off)."""
     live = nx.DiGraph()
-    live.add_edges_from((u, v, d) for u, v, d in dag.edges(data=True) if u in reach and v in feeds)
+    live.add_edges_from((u, v, {"op": op}) for u, v, op in _live_edges(dag))
     return live
 
 
@@ -80,13 +84,13 @@ def _sums(arch: Arch) -> tuple[Sum, dict[tuple[int, int], tuple[str, Sum]]] | No
     A term is ``_X``, ``("conv", (from, to))`` (an instance: its own weights) or
     ``("pool", op, sum)`` (a value: equal inputs, equal outputs). ``None`` if disconnected.
     """
-    live = prune(cell_dag(arch))
-    if OUTPUT not in live:
+    live = _live_edges(cell_dag(arch))  # as prune(), without building a second graph
+    if not live:
         return None
     sums: dict[int, Counter[tuple[object, ...]]] = {INPUT: Counter({_X: 1})}
     convs: dict[tuple[int, int], tuple[str, Sum]] = {}
     incoming: dict[int, list[tuple[int, str]]] = {}
-    for u, v, op in live.edges(data="op"):
+    for u, v, op in live:
         incoming.setdefault(v, []).append((u, op))
     for v in range(INPUT + 1, OUTPUT + 1):
         total: Counter[tuple[object, ...]] = Counter()
