@@ -166,7 +166,7 @@ class NB201Space(ChoiceSpace):
         Cells that differ only in ``none``/dead edges, in where identities sit, or by swapping
         the interchangeable intermediate nodes share it; of the 15,625 cells, 5,260 networks
         remain (the 341 disconnected cells count as one). The partition of all cells is built
-        on first use (about a second) and cached for the process.
+        on first use (under a second) and cached for the process.
         """
         from diswot.search_spaces.nb201_graph import all_network_classes  # it imports this module
 

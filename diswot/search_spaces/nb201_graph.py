@@ -6,7 +6,9 @@ edge applies its operation to its source node. Many strings name one network:
 * ``none`` edges contribute nothing, so they are dropped (:func:`cell_dag`);
 * an edge off every input->output path computes something nobody reads, or reads only zeros,
   so it is pruned (:func:`prune`); a cell with no input->output path at all outputs zeros
-  whatever its weights (:func:`is_disconnected`) and is not worth scoring;
+  whatever its weights (:func:`is_disconnected`) and is not worth scoring. Like the benchmark,
+  an op applied to zeros counts as zero (strictly, a trained BatchNorm after a convolution of
+  zeros adds a constant per channel);
 * ``skip_connect`` is the identity, so it only moves terms between sums: ``3 <- skip(1)`` with
   ``1 <- conv(0)`` is the network ``3 <- conv(0)``;
 * ``avg_pool_3x3`` has no weights, so two pools of the same tensor are the same tensor;
@@ -248,7 +250,7 @@ def network_classes(archs: Iterable[Arch]) -> NetworkClasses:
 
 @lru_cache(maxsize=1)
 def all_network_classes() -> NetworkClasses:
-    """:func:`network_classes` of all 15,625 cells, computed once per process."""
+    """:func:`network_classes` of all 15,625 cells, computed once per process (under a second)."""
     return network_classes(itertools.product(OPS, repeat=len(EDGES)))
 
 
