@@ -175,7 +175,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"best {result.proxy}={result.score:.6g}  {result.arch}\n"
         f"  params={_format_count(result.params)}  flops={_format_count(result.flops)}{truth}\n"
         f"{result.evaluations} archs scored ({result.cache_hits} from the store, {result.duplicates} "
-        f"revisits reused) in {result.wall_s:.1f} s; results in {args.out}"
+        f"revisits and {result.isomorphic_duplicates} equivalent archs reused) in {result.wall_s:.1f} s; "
+        f"results in {args.out}"
     )
     return 0
 

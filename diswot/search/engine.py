@@ -2,14 +2,22 @@
 
 The engine owns everything around a strategy: inputs are validated before the run directory
 is created, candidates outside the budget are rejected by the cost model before any proxy
-runs, every evaluation is committed to the SQLite store, no architecture is scored twice, and
-the outputs (``result.json``, ``history.csv``, ``topk.csv``, ``pareto.csv``, plots) are derived
+runs, every evaluation is committed to the SQLite store, no network is scored twice, and the
+outputs (``result.json``, ``history.csv``, ``topk.csv``, ``pareto.csv``, plots) are derived
 from the recorded history.
+
+Architectures that the space's ``canonical`` maps to one key are one network (NB201 cells that
+differ only in dead edges, say). The ledger, the store and the history use that key: the first
+proposal of a network scores, costs and records the key's own architecture, and a later proposal
+of any equivalent architecture reuses the evaluation (``isomorphic_duplicates`` counts these).
+Strategies keep evolving the architectures they proposed. Spaces reject members not worth
+scoring (``invalid_reason``) while sampling and mutating, like budget misfits.
 
 Resuming is replay: a run is a pure function of its configuration and seeds (proxies seed each
 architecture from its key; strategies draw only from the run's RNG), so ``resume=True`` reruns
 the strategy from the start, takes every evaluation the killed run committed from the store
-(checking that the replay proposes the same architecture at the same index), and scores only
+(checking that the replay proposes the same network at the same index; proposals and their
+canonical keys are deterministic, so the duplicate counters replay too), and scores only
 what comes after. The result equals that of an uninterrupted run.
 """
 
@@ -68,7 +76,8 @@ class SearchResult:
     strategy: str
     evaluations: int
     cache_hits: int
-    duplicates: int
+    duplicates: int  # proposals of an architecture already proposed, served from the ledger
+    isomorphic_duplicates: int  # proposals of a new architecture that is an already-scored network
     wall_s: float
     history: list[Evaluation] = field(repr=False)
     top_k: list[Evaluation] = field(repr=False)
@@ -157,6 +166,8 @@ class Evaluations:
         self.cache_hits = 0
         self.best_score = float("-inf")  # for the progress bar
         self.duplicates = 0
+        self.isomorphic_duplicates = 0
+        self.proposed: set[str] = set()  # every architecture proposed, to tell repeats from aliases
         self.stale_proposals = 0
         self.generation = 0
         self.resumed_wall_s = recorded[max(recorded)].wall_s if recorded else 0.0
@@ -187,13 +198,19 @@ class Evaluations:
 
     def __call__(self, archs: Sequence[Arch]) -> list[Candidate]:
         self.generation += 1 if self.history else 0
-        keys = [self.space.encode(arch) for arch in archs]
+        # the ledger is keyed by network: equivalent architectures share one canonical key
+        keys = [self.space.canonical(self.space.check(arch)) for arch in archs]
         fresh: dict[str, Arch] = {}
         for key, arch in zip(keys, archs, strict=True):
-            if key in self.by_key or key in fresh:
-                self.duplicates += 1  # already scored in this run: reuse, never rescore
+            proposed = self.space.encode(arch)
+            if key in self.by_key or key in fresh:  # already scored in this run: reuse, never rescore
+                if proposed in self.proposed:
+                    self.duplicates += 1
+                else:
+                    self.isomorphic_duplicates += 1
             elif len(self.history) + len(fresh) < self.limit:
-                fresh[key] = arch
+                fresh[key] = self.space.decode(key)  # the key's own architecture is what is scored
+            self.proposed.add(proposed)
         self.stale_proposals = 0 if fresh else self.stale_proposals + len(archs)
         self._score(fresh)
         return [
@@ -255,13 +272,23 @@ class _Context:
         return self._evaluations.exhausted
 
 
+def _admissible(space: SearchSpace, costs: CostModel, arch: Arch) -> bool:
+    """Whether ``arch`` may be scored and its network (the canonical architecture) meets the budget."""
+    return space.invalid_reason(arch) is None and costs.fits(space.decode(space.canonical(arch)))
+
+
 def _sample_within(
     space: SearchSpace, costs: CostModel, budget: Budget, rng: random.Random, tries: int
 ) -> Arch:
     for _ in range(tries):
         arch = space.sample(rng)
-        if costs.fits(arch):
+        if _admissible(space, costs, arch):
             return arch
+    if not costs.seen["params"]:  # no sample was valid, so none was even costed
+        raise DiswotError(
+            f"all {tries} random samples of space {space.name!r} are invalid, e.g. "
+            f"{space.encode(arch)}: {space.invalid_reason(arch)}"
+        )
     raise BudgetError(
         f"no architecture of space {space.name!r} met the budget ({_budget_text(budget)}) in {tries} "
         f"random samples; the sampled architectures span {costs.range_text()}. Widen the budget."
@@ -273,7 +300,7 @@ def _mutate_within(
 ) -> Arch:
     for _ in range(50):
         child = space.mutate(arch, rng)
-        if costs.fits(child):
+        if _admissible(space, costs, child):
             return child
     return _sample_within(space, costs, budget, rng, 1000)
 
@@ -611,6 +638,7 @@ def _result(
         arch=best.arch, score=best.score, params=best.params, flops=best.flops, latency_ms=best.latency_ms,
         true_accuracy=truth.get(best.arch) if truth else None, proxy=proxy, space=space, strategy=strategy,
         evaluations=len(history), cache_hits=ledger.cache_hits, duplicates=ledger.duplicates,
+        isomorphic_duplicates=ledger.isomorphic_duplicates,
         wall_s=ledger.elapsed(), history=history, top_k=ranked[:top_k],
         pareto=sorted(front, key=lambda e: _cost_of(e, objective)), out=out_dir,
     )  # fmt: skip

@@ -31,7 +31,8 @@ class SearchSpace(ABC):
     Subclasses implement :meth:`sample`, :meth:`mutate`, :meth:`crossover`, :meth:`encode`,
     :meth:`decode`, :meth:`build` and :meth:`example_input`; :meth:`cost` is derived from
     :meth:`build` once per architecture and cached. Finite spaces also implement
-    :meth:`enumerate` and :attr:`size`.
+    :meth:`enumerate` and :attr:`size`. Spaces where several keys name one network, or where
+    some members are not worth scoring, override :meth:`canonical` and :meth:`invalid_reason`.
     """
 
     name: str = "custom"
@@ -62,6 +63,32 @@ class SearchSpace(ABC):
     @abstractmethod
     def decode(self, key: str) -> Arch:
         """The architecture named by ``key``; raises :class:`InvalidArchError` if malformed."""
+
+    # equivalence and validity ---------------------------------------------------------------
+    def canonical(self, arch: Arch) -> str:
+        """The key of the network ``arch`` builds, shared by every architecture that is the same network.
+
+        It is the :meth:`encode` key of one member of that class (so it decodes, builds and
+        scores in ``arch``'s place); the search scores each class once, under this key.
+        Default: ``encode(arch)``, i.e. every architecture is its own network. Spaces whose
+        strings alias (NB201: ``none`` edges, dead edges, identities, symmetric nodes) override it.
+        """
+        return self.encode(arch)
+
+    def invalid_reason(self, arch: Arch) -> str | None:
+        """Why ``arch`` is a member of the space but must not be scored, or ``None`` if it may be.
+
+        Default ``None``. NB201 rejects cells whose output is cut off from their input. The
+        search skips such architectures while sampling and mutating, before any cost or score.
+        """
+        return None
+
+    def check(self, arch: Arch) -> Arch:
+        """``arch`` if it may be scored; else :class:`InvalidArchError` saying why."""
+        reason = self.invalid_reason(arch)
+        if reason is not None:
+            raise InvalidArchError(f"{self.name} architecture {self.encode(arch)} cannot be scored: {reason}")
+        return arch
 
     # networks ------------------------------------------------------------------------------------
     @abstractmethod

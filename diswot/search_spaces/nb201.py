@@ -4,7 +4,9 @@ Networks follow the benchmark's macro skeleton (C=16, N=5): a 3x3 stem, three st
 joined by residual reduction blocks, BN-ReLU, global pooling and a linear classifier, so
 parameter counts equal the benchmark's. Architecture keys are the benchmark's strings, and
 :meth:`NB201Space.index` / :meth:`NB201Space.arch_at` use the benchmark's own index order
-(embedded as ``assets/nb201_order.npy``).
+(embedded as ``assets/nb201_order.npy``). Several strings name one network;
+:meth:`NB201Space.canonical` maps each to one key (``nb201_graph`` says how), and
+:meth:`NB201Space.invalid_reason` rejects the cells whose output is cut off from the input.
 """
 
 from __future__ import annotations
@@ -156,6 +158,30 @@ class NB201Space(ChoiceSpace):
                     )
                 ops.append(match.group(1))
         return tuple(ops)
+
+    # which cells are the same network (see nb201_graph) ---------------------------------------
+    def canonical(self, arch: Arch) -> str:
+        """The key of the simplest cell computing the same network as ``arch``.
+
+        Cells that differ only in ``none``/dead edges, in where identities sit, or by swapping
+        the interchangeable intermediate nodes share it; of the 15,625 cells, 5,260 networks
+        remain (the 341 disconnected cells count as one). The partition of all cells is built
+        on first use (under a second) and cached for the process.
+        """
+        from diswot.search_spaces.nb201_graph import all_network_classes  # it imports this module
+
+        return self.encode(all_network_classes().representative[self.validate(arch)])
+
+    def invalid_reason(self, arch: Arch) -> str | None:
+        """Disconnected cells (no input->output path without ``none``) output zeros: not scored."""
+        from diswot.search_spaces.nb201_graph import is_disconnected  # it imports this module
+
+        if is_disconnected(self.validate(arch)):
+            return (
+                "no input->output path avoids 'none' edges, so the cell outputs zeros whatever its "
+                "weights; give node 3 a non-'none' path from node 0"
+            )
+        return None
 
     def build(self, arch: Arch, num_classes: int = 10) -> nn.Module:
         return NB201Network(self.validate(arch), self.channels, self.cells, num_classes)
