@@ -116,8 +116,10 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
 def budget_bands(flops: np.ndarray, k: int) -> np.ndarray:
     """Band index (0 = cheapest) of each arch: ``k`` equal-count bands by FLOPs quantile.
 
-    Archs of equal FLOPs always share a band (any budget puts them on the same side), so with
-    many ties the bands are only roughly equal and one may be empty.
+    Band ``b`` holds the archs whose position in the FLOPs order is in ``[b n/k, (b+1) n/k)``;
+    archs of equal FLOPs always share a band (any budget puts them on the same side of its
+    limit): the band of the first of them. With many ties the bands are only roughly equal, and
+    one may be empty (its tau is then NaN and left out of the mean).
     """
     flops = np.asarray(flops, dtype=float)
     if k < 1:
@@ -129,8 +131,9 @@ def budget_bands(flops: np.ndarray, k: int) -> np.ndarray:
             f"{len(flops)} architectures cannot fill {k} FLOPs bands; "
             f"lower --budget-bands or score more architectures"
         )
-    inner = np.quantile(flops, np.arange(1, k) / k)
-    return np.searchsorted(inner, flops, side="right")
+    # an arch's band is where the first of its FLOPs ties falls in the sorted order
+    first = stats.rankdata(flops, method="min") - 1
+    return (first * k) // len(flops)
 
 
 def within_budget_kendall(x: np.ndarray, y: np.ndarray, bands: np.ndarray) -> tuple[float, list[float]]:
