@@ -39,6 +39,9 @@ from diswot.errors import DiswotError
 
 _TINY = 1e-12
 _CHUNK = 4_000_000  # entries of one block of the pairwise sign matrix (32 MB in float64)
+# above this many archs, B * n^2 pairwise products cost more than B scipy calls of O(n log n)
+_PAIRWISE_LIMIT = 2500
+_BLOCK = 250  # resamples held in memory at once
 
 
 class ProtocolError(DiswotError, ValueError):
@@ -239,6 +242,9 @@ def weighted_kendall(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.nd
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
     if len(x) == 0:
         return np.full(len(weights), np.nan)
+    if len(x) > _PAIRWISE_LIMIT:
+        expanded = (np.repeat(np.arange(len(x)), w.astype(int)) for w in weights)
+        return np.array([kendall(x[i], y[i]) for i in expanded])
     concordance = _quadratic(
         weights,
         lambda r: np.sign(x[r, None] - x[None, :]) * np.sign(y[r, None] - y[None, :]),
@@ -288,11 +294,26 @@ def bootstrap_samples(
     The same ``seed`` gives the same resamples for every proxy, so intervals are paired.
     """
     x, y = _pair(x, y)
+    if z is not None:
+        _, z = _pair(x, z)
     n = len(x)
     rng = np.random.default_rng(seed)
-    index = rng.integers(0, n, size=(resamples, n))
-    weights = np.zeros((resamples, n))
-    np.add.at(weights, (np.arange(resamples)[:, None], index), 1.0)
+    blocks = []
+    for start in range(0, resamples, _BLOCK):  # bounded memory for large tables
+        index = rng.integers(0, n, size=(min(_BLOCK, resamples - start), n))
+        blocks.append(_bootstrap_block(index, x, y, bands, z))
+    if not blocks:
+        return {}
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def _bootstrap_block(
+    index: np.ndarray, x: np.ndarray, y: np.ndarray, bands: np.ndarray | None, z: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """The statistics of :func:`bootstrap_samples` for the resamples given by rows of ``index``."""
+    rows = len(index)
+    weights = np.zeros((rows, len(x)))
+    np.add.at(weights, (np.arange(rows)[:, None], index), 1.0)
     xs, ys = x[index], y[index]
     rx, ry = stats.rankdata(xs, axis=1), stats.rankdata(ys, axis=1)
     out = {
@@ -310,7 +331,6 @@ def bootstrap_samples(
         with np.errstate(invalid="ignore"), _quiet():
             out["within_budget_kendall"] = np.nanmean(per_band, axis=0)
     if z is not None:
-        _, z = _pair(x, z)
         out["partial_spearman"] = _partial_from_ranks(rx, ry, stats.rankdata(z[index], axis=1))
     return out
 

@@ -184,3 +184,16 @@ def test_report_frame_and_noise_ceiling():
     assert ceiling["kendall_lo"] <= ceiling["kendall"] <= ceiling["kendall_hi"]
     with pytest.raises(m.ProtocolError, match="at least two seed columns"):
         m.noise_ceiling({"s0": seed0}, flops, cfg)
+
+
+def test_large_table_paths_give_the_same_numbers(monkeypatch):
+    """Above the pairwise limit Kendall is computed per resample with scipy, and resamples are
+    drawn in blocks; neither changes a number."""
+    rng = np.random.default_rng(7)
+    x, y, bands = rng.integers(0, 9, 60).astype(float), rng.normal(size=60), rng.integers(0, 3, 60)
+    reference = m.bootstrap_samples(x, y, bands=bands, z=x, resamples=40, seed=1)
+    monkeypatch.setattr(m, "_PAIRWISE_LIMIT", 0)
+    monkeypatch.setattr(m, "_BLOCK", 7)
+    again = m.bootstrap_samples(x, y, bands=bands, z=x, resamples=40, seed=1)
+    for name, values in reference.items():
+        np.testing.assert_allclose(again[name], values, err_msg=name)
