@@ -64,8 +64,10 @@ class ProtocolConfig:
             raise ProtocolError(
                 f"--budget-bands must be at least 1, got {self.budget_bands}; use 1 for no banding"
             )
-        if self.top_k < 1 or self.ndcg_k < 1 or self.resamples < 0:
-            raise ProtocolError("top-k and nDCG k must be >= 1 and the bootstrap resamples >= 0")
+        if self.top_k < 1 or self.ndcg_k < 1:
+            raise ProtocolError(f"--top-k must be at least 1, got {self.top_k} (nDCG k {self.ndcg_k})")
+        if self.resamples < 0:
+            raise ProtocolError(f"--bootstrap must be >= 0 resamples (0: no intervals), got {self.resamples}")
         if not 0 < self.confidence < 1:
             raise ProtocolError(f"confidence must be in (0, 1), got {self.confidence}")
 

@@ -231,7 +231,9 @@ def _protocol_columns(
                 f"gain column {cfg.gain_column!r} of {cfg.ground_truth} has no values; fill it "
                 f"(e.g. bench kd-ground-truth --vanilla) or drop --gain-column"
             )
-        for column in [c for c in truth.columns if c != cfg.gain_column]:
+        # the gain of the requested columns, or of the primary one only: a default read also
+        # holds columns such as params, whose "gain" means nothing
+        for column in [c for c in cfg.gt_columns or [primary] if c != cfg.gain_column]:
             gain = {k: v - base[k] for k, v in truth.values[column].items() if k in base}
             if gain:
                 truth.values[f"{column}-{cfg.gain_column}"] = gain
