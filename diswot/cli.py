@@ -120,8 +120,17 @@ def _num_archs(text: str) -> int | None:
 
 
 def cmd_bench_proxies(args: argparse.Namespace) -> int:
+    from diswot.bench.metrics import ProtocolConfig
     from diswot.bench.proxy_bench import ProxyBenchConfig, format_table, run_proxy_bench
+    from diswot.search import Budget
 
+    budget = Budget.parse(
+        max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
+        min_params=args.min_params,
+    )  # fmt: skip
+    protocol = ProtocolConfig(
+        budget_bands=args.budget_bands, top_k=args.top_k, resamples=args.bootstrap, seed=args.seed
+    )
     cfg = ProxyBenchConfig(
         space=args.space,
         ground_truth=args.ground_truth,
@@ -139,11 +148,17 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
         device=args.device,
         plots=not args.no_plots,
         reference_size=args.reference_size,
+        protocol=protocol,
+        budget=budget,
+        seed_columns=None if args.seed_columns is None else [c for c in args.seed_columns.split(",") if c],
+        gain_column=args.gain_column,
     )
     report = run_proxy_bench(cfg)
     print(format_table(report))
     skipped = report["skipped_without_ground_truth"]
     note = f"; {skipped} sampled archs had no ground truth and were skipped" if skipped else ""
+    if report["outside_budget"]:
+        note += f"; {report['outside_budget']} outside the budget were left out"
     reused = report["cache_hits"]
     print(f"{report['num_archs']} archs, {reused} cached scores reused{note}; results in {args.out}")
     return 0
@@ -410,6 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_teacher_args(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--budget-bands", type=int, default=4,
+                   help="equal-count FLOPs bands of the within-budget Kendall (default 4)")  # fmt: skip
+    for bound in ("max", "min"):
+        p.add_argument(f"--{bound}-flops", default=None, help="score only archs within, e.g. 100M")
+        p.add_argument(f"--{bound}-params", default=None, help="score only archs within, e.g. 500K")
+    p.add_argument("--top-k", type=int, default=5, help="report the best of the proxy's top k (default 5)")
+    p.add_argument("--bootstrap", type=int, default=1000,
+                   help="bootstrap resamples of the 95%% intervals (0: none)")  # fmt: skip
+    p.add_argument("--seed-columns", default=None,
+                   help="comma list of per-seed truth columns for the noise ceiling "
+                   "(default: <gt column>_seed*)")  # fmt: skip
+    p.add_argument("--gain-column", default=None,
+                   help="e.g. vanilla_accuracy: also rank the gain gt column - gain column")  # fmt: skip
     p.add_argument("--out", default="runs/bench-proxies")
     p.set_defaults(func=cmd_bench_proxies)
 

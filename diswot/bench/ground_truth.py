@@ -68,10 +68,21 @@ def read_nb201_benchmark_file(
     return GroundTruth(str(path), values)
 
 
+def table_header(path: str | Path) -> list[str]:
+    """Column names of a CSV ground-truth table (none for the NB201 ``.pth`` file)."""
+    path = Path(path)
+    if path.suffix == ".pth" or not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return next(csv.reader(f), [])
+
+
 def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
     """Read a table; ``columns`` picks metric columns (default: every numeric one).
 
-    A ``.pth`` file is read as the official NAS-Bench-201 benchmark file.
+    A ``.pth`` file is read as the official NAS-Bench-201 benchmark file. An empty cell is a
+    missing value; ``nan``/``inf`` cells and a repeated architecture are errors, since either
+    would silently change what the proxies are ranked against.
     """
     path = Path(path)
     if not path.is_file():
@@ -97,11 +108,19 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
             )
         metric_columns = columns
     values: dict[str, dict[str, float]] = {c: {} for c in metric_columns}
+    first_line: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
         try:
             key = space.encode(space.decode(row[arch_column]))
         except DiswotError as exc:
             raise DataError(f"{path}:{line}: {exc}") from exc
+        if key in first_line:
+            raise DataError(
+                f"{path}:{line}: architecture {key} already appears on line {first_line[key]}; keep one "
+                f"row per architecture (average repeated runs, or put them in <column>_seed0, "
+                f"<column>_seed1 columns)"
+            )
+        first_line[key] = line
         for column in metric_columns:
             text = (row.get(column) or "").strip()
             if not text:
@@ -111,12 +130,18 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
             except ValueError:
                 if columns:
                     raise DataError(
-                        f"{path}:{line}: column {column!r} holds {text!r}, not a number"
+                        f"{path}:{line}: column {column!r} holds {text!r}, not a number; fix the cell or "
+                        f"choose a numeric column"
                     ) from None
                 values.pop(column, None)  # a non-numeric column is not a metric
                 metric_columns = [c for c in metric_columns if c != column]
                 continue
-            if math.isfinite(number) and column in values:
+            if not math.isfinite(number):
+                raise DataError(
+                    f"{path}:{line}: column {column!r} holds {text!r}; leave the cell empty for a "
+                    f"missing value or give a finite number"
+                )
+            if column in values:
                 values[column][key] = number
     values = {c: v for c, v in values.items() if v}
     if not values:

@@ -5,21 +5,31 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from diswot.bench.cache import ScoreCache
 from diswot.bench.correlation import correlations
-from diswot.bench.ground_truth import read_ground_truth
+from diswot.bench.ground_truth import GroundTruth, read_ground_truth, table_header
+from diswot.bench.metrics import (
+    CORRELATIONS,
+    ProtocolConfig,
+    ProtocolError,
+    budget_bands,
+    noise_ceiling,
+    protocol_report,
+)
 from diswot.data import load_dataset
-from diswot.errors import DataError, DiswotError
+from diswot.errors import BudgetError, DataError, DiswotError
 from diswot.models import load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
 from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
+from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import Evaluator, SerialExecutor
 from diswot.search_spaces import get_space
@@ -46,6 +56,11 @@ class ProxyBenchConfig:
     progress: bool = True
     #: architectures in the reference sample of calibrated aggregates (``cal:log:a+b``)
     reference_size: int = DEFAULT_REFERENCE_SIZE
+    # the ranking protocol (diswot.bench.metrics): bands, bootstrap, noise ceiling, gain
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    budget: Budget = field(default_factory=Budget)  # only archs within these FLOPs/params bounds are scored
+    seed_columns: list[str] | None = None  # None: every `<primary gt column>_seed*` column
+    gain_column: str | None = None  # also rank the gain `gt column - gain column` per arch
 
 
 def _choose_archs(cfg: ProxyBenchConfig, space, truth_keys: set[str]) -> tuple[list[str], int]:
@@ -80,11 +95,18 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
 
     space = get_space(cfg.space)
     truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
+    truth, seed_truth = _protocol_columns(cfg, space, truth)
     specs, aggregates = resolve_proxies(cfg.proxies)
     names = [s.name for s in specs]
     if any(a.calibrated for a in aggregates):
         check_reference_size(cfg.reference_size)
     archs, skipped = _choose_archs(cfg, space, truth.keys())
+    costs = {k: space.cost(space.decode(k)) for k in archs}
+    sampled = len(archs)
+    archs = _within_budget(cfg.budget, archs, costs)
+    flops = np.array([costs[k].flops for k in archs], dtype=float)
+    params = np.array([costs[k].params for k in archs], dtype=float)
+    bands = budget_bands(flops, cfg.protocol.budget_bands)  # too few archs fail before scoring
     data = load_dataset(cfg.dataset, cfg.data_root, tokenizer=teacher_tokenizer(cfg.teacher))
     batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)
     contexts: list[TeacherContext | None] = [None] * len(batches)
@@ -147,6 +169,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         "space": cfg.space,
         "num_archs": len(archs),
         "skipped_without_ground_truth": skipped,
+        "outside_budget": sampled - len(archs),
         "ground_truth": {"file": truth.source, "columns": columns, "primary": primary},
         "dataset": data.name,
         "batch_size": cfg.batch_size,
@@ -157,6 +180,14 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         "reference_size": cfg.reference_size if calibrations else None,
         "proxies": {},
     }
+    frame = protocol_report(
+        {n: np.asarray(v, dtype=float) for n, v in values.items()},
+        {c: np.array([truth.values[c].get(k, np.nan) for k in archs]) for c in columns},
+        flops,
+        params,
+        cfg.protocol,
+    )
+    report["protocol"] = _protocol_summary(cfg, flops, bands, seed_truth, archs)
     proxies_report: dict[str, dict[str, object]] = {}
     for name, scores in values.items():
         by_column = {}
@@ -166,7 +197,10 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
                 for s, k in zip(scores, archs, strict=True)
                 if k in truth.values[column]
             ]
-            by_column[column] = correlations([p[0] for p in pairs], [p[1] for p in pairs])
+            by_column[column] = {
+                **correlations([p[0] for p in pairs], [p[1] for p in pairs]),
+                **_protocol_fields(frame, name, column),
+            }
         best = archs[int(np.argmax(scores))]
         proxies_report[name] = {
             **by_column[primary],
@@ -178,10 +212,98 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     report["proxies"] = proxies_report
     (out / "results.json").write_text(json.dumps(report, indent=2))
     _write_csv(out / "results.csv", proxies_report, columns)
+    frame.to_csv(out / "protocol.csv", index=False, float_format="%.4f")
     _write_scores(out / "scores.csv", archs, values, truth.values)
     if cfg.plots:
-        _plot(out, archs, values, truth.values[primary], primary, proxies_report)
+        _plot(out, archs, values, truth.values[primary], primary, proxies_report, flops, bands)
     return report
+
+
+def _protocol_columns(
+    cfg: ProxyBenchConfig, space, truth: GroundTruth
+) -> tuple[GroundTruth, dict[str, dict[str, float]]]:
+    """The truth columns to rank against (gains added) and the seed columns of the noise ceiling.
+
+    Without ``--gt-column`` every numeric column is a truth column, except seed columns
+    (``*_seed*``) and the gain column, which only serve the ceiling and the gain.
+    """
+    header = table_header(cfg.ground_truth)
+    helper = set(cfg.seed_columns or []) | {cfg.gain_column} - {None}
+    if cfg.gt_columns is None:
+        helper |= {c for c in truth.columns if re.fullmatch(r".+_seed\w*", c)}
+        truth = GroundTruth(truth.source, {c: v for c, v in truth.values.items() if c not in helper})
+        if not truth.values:
+            raise DataError(f"{cfg.ground_truth} has no accuracy column beside the seed and gain columns")
+    primary = truth.columns[0]
+    seeds = cfg.seed_columns or sorted(c for c in header if c.startswith(f"{primary}_seed"))
+    if cfg.seed_columns is not None and len(seeds) < 2:
+        raise ProtocolError(
+            f"--seed-columns names {len(seeds)} column; a noise ceiling compares at least two seeds"
+        )
+    wanted = [*seeds, *([cfg.gain_column] if cfg.gain_column else [])]
+    extra = read_ground_truth(cfg.ground_truth, space, wanted).values if wanted else {}
+    if cfg.gain_column:
+        base = extra.get(cfg.gain_column)
+        if not base:
+            raise ProtocolError(
+                f"gain column {cfg.gain_column!r} of {cfg.ground_truth} has no values; fill it "
+                f"(e.g. bench kd-ground-truth --vanilla) or drop --gain-column"
+            )
+        # the gain of the requested columns, or of the primary one only: a default read also
+        # holds columns such as params, whose "gain" means nothing
+        for column in [c for c in cfg.gt_columns or [primary] if c != cfg.gain_column]:
+            gain = {k: v - base[k] for k, v in truth.values[column].items() if k in base}
+            if gain:
+                truth.values[f"{column}-{cfg.gain_column}"] = gain
+    return truth, {c: extra[c] for c in seeds if c in extra}
+
+
+def _within_budget(budget: Budget, archs: list[str], costs: dict) -> list[str]:
+    """The archs whose FLOPs and params fit the budget (all of them when it is unconstrained)."""
+    if budget.is_unconstrained:
+        return archs
+    kept = [k for k in archs if not budget.violations(costs[k].flops, costs[k].params)]
+    if len(kept) < 2:
+        raise BudgetError(
+            f"only {len(kept)} of {len(archs)} sampled architectures fit the budget; widen the "
+            f"--min/--max-flops/params bounds or sample more with --num-archs"
+        )
+    return kept
+
+
+def _protocol_fields(frame, proxy: str, column: str) -> dict[str, object]:
+    """The protocol metrics of one (proxy, column) row, NaN as None so the JSON stays valid."""
+    row = frame[(frame["proxy"] == proxy) & (frame["ground_truth"] == column)].iloc[0]
+    fields = row.drop(["proxy", "ground_truth", "kendall", "spearman", "pearson"]).to_dict()
+    return {k: (None if isinstance(v, float) and np.isnan(v) else _plain(v)) for k, v in fields.items()}
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _protocol_summary(cfg: ProxyBenchConfig, flops, bands, seed_truth, archs) -> dict[str, object]:
+    """How the protocol was run (bands, budget, bootstrap) and the noise ceiling, once per table."""
+    ceiling = None
+    if len(seed_truth) >= 2:
+        seeds = {c: np.array([v.get(k, np.nan) for k in archs]) for c, v in seed_truth.items()}
+        ceiling = {
+            k: (None if isinstance(v, float) and np.isnan(v) else v)
+            for k, v in noise_ceiling(seeds, flops, cfg.protocol).items()
+        }
+    ranges = [(flops[bands == b].min(), flops[bands == b].max()) for b in np.unique(bands)]
+    return {
+        "budget_bands": cfg.protocol.budget_bands,
+        "band_flops": [[float(lo), float(hi)] for lo, hi in ranges],
+        "band_sizes": np.bincount(bands).tolist(),
+        "budget": {k: v for k, v in cfg.budget.to_dict().items() if v is not None},
+        "bootstrap_resamples": cfg.protocol.resamples,
+        "bootstrap_seed": cfg.protocol.seed,
+        "confidence": cfg.protocol.confidence,
+        "correlations_with_intervals": list(CORRELATIONS),
+        "gain_column": cfg.gain_column,
+        "noise_ceiling": ceiling,
+    }
 
 
 def _write_csv(path: Path, report: dict[str, dict[str, object]], columns: list[str]) -> None:
@@ -216,32 +338,66 @@ def _write_scores(
             writer.writerow([key, *(v[i] for v in values.values()), *(truth[c].get(key, "") for c in truth)])
 
 
-def _plot(out: Path, archs, values, truth: dict[str, float], column: str, report) -> None:
+def _plot(out: Path, archs, values, truth: dict[str, float], column: str, report, flops, bands) -> None:
+    """One scatter per proxy, points coloured by FLOPs band (ranking inside a colour is what a
+    budgeted search needs)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    accuracy = [truth[k] for k in archs]
+    keep = np.array([k in truth for k in archs])
+    accuracy = np.array([truth.get(k, np.nan) for k in archs])
+    colours = plt.get_cmap("viridis", int(bands.max()) + 1)
     for name, scores in values.items():
         fig, ax = plt.subplots(figsize=(5, 4), dpi=110)
-        ax.scatter(scores, accuracy, s=6, alpha=0.5)
+        scores = np.asarray(scores)
+        for b in np.unique(bands):
+            chosen = keep & (bands == b)
+            span = f"{format_quantity(flops[bands == b].min())}-{format_quantity(flops[bands == b].max())}"
+            ax.scatter(scores[chosen], accuracy[chosen], s=6, alpha=0.6, color=colours(b), label=span)
+        ax.legend(title="FLOPs band", fontsize=6, title_fontsize=7, markerscale=2)
         entry = report[name]
+        within = entry.get("within_budget_kendall")
+        within_text = "-" if within is None else f"{within:.3f}"
         ax.set_xlabel(f"{name} score (higher is better)")
         ax.set_ylabel(column)
-        ax.set_title(f"{name}: Kendall {entry['kendall']:.3f}, Spearman {entry['spearman']:.3f}")
+        ax.set_title(
+            f"{name}: Kendall {entry['kendall']:.3f}, Spearman {entry['spearman']:.3f}\n"
+            f"within-budget Kendall {within_text}",
+            fontsize=9,
+        )
         fig.tight_layout()
         fig.savefig(out / f"scatter_{name.replace(':', '_').replace('+', '-')}.png")
         plt.close(fig)
 
 
 def format_table(report: dict[str, object]) -> str:
+    """The on-screen table: correlations of the primary column, within-budget Kendall (mean over
+    FLOPs bands) and the regret of the top-1 pick beside Spearman, and the noise ceiling."""
     proxies = report["proxies"]  # type: ignore[index]
-    lines = [f"{'proxy':<34}{'kendall':>9}{'spearman':>10}{'pearson':>9}{'top1 acc':>10}{'ms/arch':>10}"]
+    lines = [
+        f"{'proxy':<34}{'kendall':>9}{'spearman':>10}{'wb tau':>8}{'regret@1':>10}{'pearson':>9}"
+        f"{'top1 acc':>10}{'ms/arch':>10}"
+    ]
     ordered = sorted(proxies.items(), key=lambda kv: -kv[1]["spearman"])  # type: ignore[union-attr]
+
+    def number(value: object, width: int, digits: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
     for name, e in ordered:
-        top1 = "-" if e["top1_accuracy"] is None else f"{e['top1_accuracy']:.2f}"
         lines.append(
-            f"{name:<34}{e['kendall']:>9.3f}{e['spearman']:>10.3f}{e['pearson']:>9.3f}{top1:>10}{e['ms_per_arch']:>10.1f}"
+            f"{name:<34}{e['kendall']:>9.3f}{e['spearman']:>10.3f}"
+            f"{number(e.get('within_budget_kendall'), 8, 3)}{number(e.get('top1_regret'), 10, 2)}"
+            f"{e['pearson']:>9.3f}{number(e['top1_accuracy'], 10, 2)}"
+            f"{e['ms_per_arch']:>10.1f}"
+        )
+    protocol = report.get("protocol") or {}
+    ceiling = protocol.get("noise_ceiling")  # type: ignore[union-attr]
+    if ceiling:
+        lines.append(
+            f"noise ceiling ({', '.join(ceiling['seed_columns'])}): kendall {ceiling['kendall']:.3f}, "
+            f"spearman {ceiling['spearman']:.3f}, within-budget kendall "
+            f"{number(ceiling['within_budget_kendall'], 1, 3)}"
         )
     return "\n".join(lines)
