@@ -40,9 +40,12 @@ def run(args: argparse.Namespace) -> None:
             "nb201", teacher="resnet56", data=data, proxy=args.proxy, strategy=args.strategy,
             evaluations=args.evaluations, seed=seed, proxy_seed=0, batch_size=64,
             params=StrategyParams(population=args.population, tournament=args.tournament),
-            ground_truth=table, gt_column=COLUMN, out=out, resume=resume,
+            ground_truth=table, gt_column=COLUMN, out=out, resume=resume, store=args.store,
+            reference_size=args.reference_size,
         )  # fmt: skip
-        print(f"seed {seed}: {result.arch} true accuracy {result.true_accuracy:.2f} in {result.wall_s:.0f} s")
+        print(f"seed {seed}: {result.arch} true accuracy {result.true_accuracy:.2f} in {result.wall_s:.0f} s "
+              f"({result.cache_hits} of {result.evaluations} from the store, "
+              f"{result.isomorphic_duplicates} equivalent cells reused)")  # fmt: skip
 
 
 def summarize() -> dict[str, dict[str, object]]:
@@ -59,6 +62,8 @@ def summarize() -> dict[str, dict[str, object]]:
             "true_accuracy_mean": statistics.mean(accuracy),
             "true_accuracy_std": statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
             "wall_s_mean": statistics.mean(wall),
+            "cache_hits": [r.get("cache_hits") for r in results],
+            "isomorphic_duplicates": [r.get("isomorphic_duplicates") for r in results],
             "archs": [r["arch"] for r in results],
         }
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -78,6 +83,10 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=20)
     parser.add_argument("--tournament", type=int, default=5)
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--store", default=None,
+                        help="one SQLite store for every seed: a calibrated aggregate's reference is "
+                        "scored once, and a cell another seed scored is reused (see cache hits)")
+    parser.add_argument("--reference-size", type=int, default=128, help="of a cal: aggregate")
     parser.add_argument("--summarize", action="store_true")
     args = parser.parse_args()
     if not args.summarize:
