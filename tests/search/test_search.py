@@ -175,29 +175,28 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path):
 
 
 def test_cli_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
-    args = ["search", "--proxy", "synflow", "--evaluations", "40", "--population", "8", "--seed", "7",
-            "--no-plots"]  # fmt: skip
+    # Killed on an event (the 10th evaluation is in the store), not after a wall time, so a slow
+    # or loaded machine changes only how long this takes, never what it tests.
+    args = ["search", "--proxy", "synflow", "--evaluations", "30", "--population", "8", "--seed", "7",
+            "--batch-size", "16", "--no-plots"]  # fmt: skip
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     cut = tmp_path / "cut"
     proc = subprocess.Popen(
         [sys.executable, "-m", "diswot", *args, "--out", str(cut)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.time() + 120
     done = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    while proc.poll() is None and done < 10:
+        time.sleep(0.02)
         if (cut / "store.sqlite").exists():
             with sqlite3.connect(cut / "store.sqlite", timeout=30) as conn:
                 try:
                     done = conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
                 except sqlite3.OperationalError:
                     continue
-            if done >= 12:
-                break
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 12 <= done < 40, "the run should be killed part way"
+    assert 10 <= done < 30, "the run should be killed part way"
     assert main([*args, "--out", str(cut), "--resume"]) == 0
     whole_rows, cut_rows = read_csv(tmp_path / "whole" / "history.csv"), read_csv(cut / "history.csv")
     assert [(r["arch"], r["score"]) for r in cut_rows] == [(r["arch"], r["score"]) for r in whole_rows]
