@@ -140,7 +140,8 @@ def read_table(path: Path, legacy_seed: int = 0) -> pd.DataFrame:
     if table["arch"].duplicated().any():
         raise DataError(f"{path} lists an architecture twice; it was not written by this command")
     for measure in MEASURES:
-        if measure in table and not any(c.startswith(measure + "_seed") for c in table.columns):
+        legacy = measure in table and table[measure].notna().any()
+        if legacy and not any(c.startswith(measure + "_seed") for c in table.columns):
             table[seed_column(measure, legacy_seed)] = table[measure]
     return table.set_index("arch", drop=False)
 
