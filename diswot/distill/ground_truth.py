@@ -234,6 +234,8 @@ def kd_ground_truth(cfg: GroundTruthConfig) -> pd.DataFrame:
             record(group, _train_group(cfg, group, device, cfg.progress))
     else:
         _run_in_workers(cfg, groups, record)
+    if not groups and len(table):
+        _write_table(out, table, archs, cfg.seeds)  # a legacy table gets its per-seed columns
     final = read_table(out, cfg.sample_seed)
     return final.loc[[a for a in archs if a in final.index]].reset_index(drop=True)
 

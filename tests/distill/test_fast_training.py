@@ -175,3 +175,14 @@ def test_ground_truth_bad_input_is_one_line_and_exit_2(tmp_path, teacher_file, c
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "gt_runs").exists()
+
+
+def test_a_table_from_before_seed_columns_counts_as_the_sampling_seed(tmp_path, teacher_file, monkeypatch):
+    out = tmp_path / "gt.csv"
+    out.write_text(f"arch,kd_accuracy,vanilla_accuracy,params,flops\n{SMALL[0]},31.5,,1000,2000\n")
+    trained = []
+    monkeypatch.setattr(gt_module, "_train_group", lambda cfg, group, *_: trained.append(group) or [])
+    assert main(_gt_args(teacher_file, out, "--archs", SMALL[0], "--seed", "0")) == 0
+    assert trained == []  # seed 0's value is the old kd_accuracy
+    table = pd.read_csv(out, dtype={"arch": str})
+    assert table.loc[0, "kd_accuracy_seed0"] == 31.5 and "vanilla_accuracy_seed0" not in table
