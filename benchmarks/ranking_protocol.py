@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diswot.bench.metrics import ProtocolConfig, bootstrap_samples, budget_bands, interval, protocol_report
+from diswot.bench.metrics import (
+    ProtocolConfig,
+    bootstrap_samples,
+    budget_bands,
+    interval,
+    noise_ceiling,
+    protocol_report,
+)
 
 RESULTS = Path(__file__).parent / "results"
 COSTS = ("params", "flops")  # the baselines a proxy must beat inside a budget
@@ -45,10 +52,30 @@ TABLES = {  # name: (recorded scores, truth columns)
 }
 
 
-def evaluate(path: Path, truth_columns: list[str], cfg: ProtocolConfig) -> tuple[pd.DataFrame, dict]:
-    """The protocol frame of one recorded score table, and how its FLOPs bands fell."""
-    table = pd.read_csv(path)
-    proxies = [c for c in table.columns if c not in {"arch", *truth_columns}]
+# ground truths trained under several seeds: (recorded proxy scores, the table with seed columns)
+SEEDED = {
+    "resnet_depth_kd_2seeds": (
+        RESULTS / "kd_ground_truth" / "proxies_vs_kd" / "scores.csv",
+        RESULTS / "kd_ground_truth" / "resnet_depth_16_2seeds.csv",
+    ),
+}
+
+
+def seeded_table(scores: Path, truth: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Recorded proxy scores joined with a multi-seed ground truth (its mean as ``kd_accuracy``),
+    and the per-seed columns."""
+    proxies = pd.read_csv(scores, dtype={"arch": str}).drop(columns=["kd_accuracy"], errors="ignore")
+    table = pd.read_csv(truth, dtype={"arch": str})
+    seeds = [c for c in table.columns if c.startswith("kd_accuracy_seed")]
+    merged = proxies.merge(table[["arch", "kd_accuracy", *seeds]], on="arch", validate="one_to_one")
+    return merged, {c: merged[c].to_numpy(float) for c in seeds}
+
+
+def evaluate(
+    table: pd.DataFrame, source: Path, truth_columns: list[str], cfg: ProtocolConfig
+) -> tuple[pd.DataFrame, dict]:
+    """The protocol frame of one score table (read from ``source``), and how its FLOPs bands fell."""
+    proxies = [c for c in table.columns if c not in {"arch", *truth_columns} and "_seed" not in c]
     flops, params = table["flops"].to_numpy(float), table["params"].to_numpy(float)
     frame = protocol_report(
         {p: table[p].to_numpy(float) for p in proxies},
@@ -61,7 +88,7 @@ def evaluate(path: Path, truth_columns: list[str], cfg: ProtocolConfig) -> tuple
     versus = _versus_cost(table, proxies, truth_columns, bands, cfg)
     frame = frame.merge(versus, on=["proxy", "ground_truth"])
     info = {
-        "scores": str(path.relative_to(RESULTS.parent.parent)),
+        "scores": str(source.relative_to(RESULTS.parent.parent)),
         "num_archs": len(table),
         "band_flops": [
             [float(flops[bands == b].min()), float(flops[bands == b].max())] for b in np.unique(bands)
@@ -161,7 +188,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, (path, truth_columns) in TABLES.items():
-        frame, info = evaluate(path, truth_columns, cfg)
+        frame, info = evaluate(pd.read_csv(path), path, truth_columns, cfg)
         frame.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
         payload = {**info, "protocol": cfg.__dict__, "rows": json.loads(frame.to_json(orient="records"))}
         (out / f"{name}.json").write_text(json.dumps(payload, indent=1))
@@ -170,6 +197,20 @@ def main() -> None:
             print(f"\n### {column}\n\n{markdown(frame, column)}\n")
         if name == "nb201":
             plot(frame, NB201_TRUTH[0], out / "within_budget_tau_nb201_cifar10.png")
+    for name, (scores, truth) in SEEDED.items():
+        if not truth.exists():
+            print(f"## {name}: {truth} not recorded yet")
+            continue
+        table, seeds = seeded_table(scores, truth)
+        frame, info = evaluate(table, truth, ["kd_accuracy"], cfg)
+        ceiling = noise_ceiling(seeds, table["flops"].to_numpy(float), cfg)
+        frame.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
+        payload = {**info, "noise_ceiling": ceiling, "protocol": cfg.__dict__,
+                   "rows": json.loads(frame.to_json(orient="records"))}  # fmt: skip
+        (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=float))
+        print(f"## {name} ({info['num_archs']} archs, bands {info['band_sizes']})\n")
+        print(f"noise ceiling (seed to seed): {json.dumps(ceiling, default=float)}\n")
+        print(f"{markdown(frame, 'kd_accuracy')}\n")
 
 
 if __name__ == "__main__":
