@@ -178,7 +178,7 @@ def test_kd_ground_truth_writes_a_table_and_skips_finished_archs(tmp_path, monke
     def no_training(*_a, **_k):
         raise AssertionError("a finished architecture was trained again")
 
-    monkeypatch.setattr("diswot.distill.ground_truth.distill", no_training)
+    monkeypatch.setattr("diswot.bench.kd_ground_truth.distill", no_training)
     assert main(args) == 0
 
 
