@@ -1,8 +1,11 @@
 """Record the issue-5 distillation results on the shared CIFAR-10 batch.
 
-1. The teacher: ``diswot train-teacher --model resnet56 --dataset cifar10 --epochs 8`` on this CPU
-   (``benchmarks/results/teacher/``).
-2. ``diswot.search`` over DisWOT's ``resnet-depth`` space with the ``diswot`` proxy against that
+1. The teacher, trained on this CPU beforehand (checkpoints are not committed; about 37 min)::
+
+       diswot train-teacher --model resnet56 --dataset cifar10 --data-root ../shared/data \
+           --epochs 8 --out benchmarks/results/teacher/resnet56_cifar10.pt
+
+2. ``diswot.run_search`` over DisWOT's ``resnet-depth`` space with the ``diswot`` proxy against that
    teacher, under ResNet-20's FLOPs (40.8 M multiply-adds).
 3. The found student and ResNet-20 (``resnet-depth:333``), distilled together with KD (one teacher
    pass per batch) and trained without a teacher, all with the same short recipe.
@@ -33,10 +36,15 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=40)
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     args = parser.parse_args()
+    if not TEACHER.is_file():
+        raise SystemExit(
+            f"{TEACHER} is missing; train it first: diswot train-teacher --model resnet56 --dataset cifar10 "
+            f"--data-root {args.data} --epochs 8 --out {TEACHER}"
+        )
     data = diswot.load_dataset("cifar10", args.data)
     budget = diswot.Budget(max_flops=float(diswot.get_space("resnet-depth").cost((3, 3, 3)).flops))
     search_dir = OUT / "search"
-    found = diswot.search(
+    found = diswot.run_search(
         "resnet-depth", teacher=str(TEACHER), data=data, proxy="diswot", budget=budget,
         evaluations=args.evaluations, seed=0, out=search_dir, resume=(search_dir / "run.json").exists(),
         record=["diswot_semantic", "diswot_relational"],

@@ -2,7 +2,7 @@
 
 1. A ``bert-mini`` teacher trained on this CPU (``benchmarks/results/teacher/bert_mini_sst2.pt``,
    made by ``diswot train-teacher --model bert-mini --dataset sst2 ...``).
-2. ``diswot.search`` over ``autodistil-tiny`` with the ``minilm`` proxy against it, under the
+2. ``diswot.run_search`` over ``autodistil-tiny`` with the ``minilm`` proxy against it, under the
    multiply-adds of the hand-picked student (``bert-mini``'s shape: 4 layers, hidden 256), for
    128-token inputs.
 3. Both students distilled together (one teacher pass per batch) with ``kd:0.5,minilm:0.5`` and
@@ -41,7 +41,7 @@ def main() -> None:
     data = diswot.load_dataset("sst2", args.data)
     reference = profile(diswot.build_model(HAND_PICKED, num_classes=2), torch.zeros(1, 128, dtype=torch.long))
     search_dir = OUT / "search"
-    found = diswot.search(
+    found = diswot.run_search(
         "autodistil-tiny", teacher=str(TEACHER), data=data, proxy="minilm", record=["diswot_relational"],
         budget=diswot.Budget(max_flops=float(reference.flops)), evaluations=args.evaluations, batch_size=32,
         seed=0, out=search_dir, resume=(search_dir / "run.json").exists(),

@@ -1,6 +1,6 @@
 """Record search quality and speed on NAS-Bench-201 CIFAR-10 (the issue-4 benchmark).
 
-For each configuration (strategy x proxy) and each search seed, runs ``diswot.search`` with the
+For each configuration (strategy x proxy) and each search seed, runs ``diswot.run_search`` with the
 same number of evaluations on one class-balanced batch of 64 shared CIFAR-10 training images
 (proxy seed 0, so every seed optimises the same fitness; a random-init ResNet-56 teacher for
 the teacher-based proxies) and reports the true CIFAR-10 200-epoch test accuracy of the
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> None:
         if (out / "result.json").exists():
             print(f"{out} already finished")
             continue
-        result = diswot.search(
+        result = diswot.run_search(
             "nb201", teacher="resnet56", data=data, proxy=args.proxy, strategy=args.strategy,
             evaluations=args.evaluations, seed=seed, proxy_seed=0, batch_size=64,
             params=StrategyParams(population=args.population, tournament=args.tournament),

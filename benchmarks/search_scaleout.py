@@ -33,7 +33,7 @@ def main() -> None:
     runs = {}
     for executor, workers in (("serial", 1), ("processes", args.workers), ("ray", args.workers)):
         with tempfile.TemporaryDirectory() as tmp:
-            result = diswot.search(
+            result = diswot.run_search(
                 "nb201", data=data, proxy="diswot", evaluations=args.evaluations, seed=0, params=params,
                 executor=executor, workers=workers, out=Path(tmp) / "run", progress=False, plots=False,
             )  # fmt: skip

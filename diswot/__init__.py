@@ -8,11 +8,11 @@ The public API re-exported here is what the README documents::
     model = space.build(arch, num_classes=10)
     print(space.encode(arch), space.cost(arch))
 
-    result = diswot.search("nb201", teacher="resnet56", proxy="diswot", evaluations=100,
-                           budget=diswot.Budget.parse(max_flops="100M"), out="runs/x")
+    result = diswot.run_search("nb201", teacher="resnet56", proxy="diswot", evaluations=100,
+                               budget=diswot.Budget.parse(max_flops="100M"), out="runs/x")
 
-``diswot.search`` is the search function; its machinery lives in the ``diswot.search``
-package (``from diswot.search import StrategyParams``), which stays importable.
+``diswot.run_search`` is the search function (``diswot.search.search``); ``diswot.search`` is
+the package holding its machinery (``from diswot.search import StrategyParams``).
 """
 
 from diswot.data import ImageDataset, load_dataset, load_sample
@@ -35,7 +35,7 @@ from diswot.models import (
     save_checkpoint,
 )
 from diswot.search import Budget, SearchResult, StrategyParams
-from diswot.search import search as _search_function
+from diswot.search import search as run_search
 from diswot.search_spaces import (
     Choice,
     ChoiceSpace,
@@ -46,8 +46,6 @@ from diswot.search_spaces import (
 )
 
 __version__ = "0.1.0"
-
-search = _search_function  # the function shadows the subpackage attribute on purpose
 
 __all__ = [
     "Budget",
@@ -75,6 +73,6 @@ __all__ = [
     "load_teacher",
     "register_model",
     "register_space",
+    "run_search",
     "save_checkpoint",
-    "search",
 ]

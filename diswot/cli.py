@@ -294,7 +294,7 @@ def _seed_list(text: str) -> list[int]:
 
 
 def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:
-    from diswot.distill.ground_truth import GroundTruthConfig, kd_ground_truth, parse_archs
+    from diswot.bench.kd_ground_truth import GroundTruthConfig, kd_ground_truth, parse_archs
 
     cfg = GroundTruthConfig(
         space=args.space, teacher=args.teacher, out=args.out,

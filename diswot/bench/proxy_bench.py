@@ -260,7 +260,7 @@ def _protocol_columns(
 
 def _within_budget(budget: Budget, archs: list[str], costs: dict) -> list[str]:
     """The archs whose FLOPs and params fit the budget (all of them when it is unconstrained)."""
-    if budget.is_unconstrained:
+    if budget == Budget():  # no bound set
         return archs
     kept = [k for k in archs if not budget.violations(costs[k].flops, costs[k].params)]
     if len(kept) < 2:

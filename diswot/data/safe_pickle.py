@@ -48,8 +48,3 @@ def safe_load(path: str | Path) -> Any:
             raise
         except Exception as exc:  # truncated or not a pickle at all
             raise UnsafePickleError(f"{path} is not a readable pickle: {exc}") from exc
-
-
-def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
-    """Like :func:`safe_load` for bytes in memory."""
-    return _RestrictedUnpickler(io.BytesIO(data), source).load()

@@ -1,4 +1,5 @@
-"""Models: the CIFAR zoo, the Transformer encoder, profiling, features and checkpoints."""
+"""Models: the CIFAR zoo, the NB201 network, the Transformer encoder, profiling, features and
+checkpoints."""
 
 from diswot.models import cifar  # noqa: F401  (registers the CIFAR models)
 from diswot.models.checkpoint import Teacher, build_model, load_teacher, save_checkpoint

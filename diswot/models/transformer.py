@@ -133,9 +133,6 @@ class TransformerClassifier(nn.Module):
         hidden = self.encoder(x, mask)
         return self.classifier(self.pooler(hidden[:, 0]))
 
-    def attention_layers(self) -> list[SelfAttention]:
-        return [layer.attention for layer in self.encoder.layers]
-
 
 # BERT miniatures (Turc et al., 2019): layers, hidden size, heads of width hidden/heads.
 _BERT_SIZES = {

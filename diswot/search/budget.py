@@ -85,10 +85,6 @@ class Budget:
     def needs_latency(self) -> bool:
         return self.max_latency_ms is not None or self.min_latency_ms is not None
 
-    @property
-    def is_unconstrained(self) -> bool:
-        return all(v is None for v in asdict(self).values())
-
     def violations(self, flops: float, params: float, latency_ms: float | None = None) -> list[str]:
         """Human-readable reasons a cost breaks the budget (empty when it fits)."""
         found = {"flops": flops, "params": params, "latency_ms": latency_ms}

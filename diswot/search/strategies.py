@@ -24,10 +24,6 @@ from diswot.registry import Registry
 from diswot.search_spaces.base import Arch
 
 
-class ScoreFitness(base.Fitness):
-    weights = (1.0,)  # the proxy score: higher is better
-
-
 class ScoreCostFitness(base.Fitness):
     weights = (1.0, -1.0)  # maximise the score, minimise the cost
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from diswot import build_model
+from diswot.bench import kd_ground_truth as gt_module
+from diswot.bench.kd_ground_truth import GroundTruthConfig, choose_archs
 from diswot.cli import main
 from diswot.data import load_sample
 from diswot.distill import Recipe, StudentRun, Trainer
-from diswot.distill import ground_truth as gt_module
 from diswot.distill import trainer as trainer_module
-from diswot.distill.ground_truth import GroundTruthConfig, choose_archs
 from diswot.errors import DiswotError
 from diswot.models.checkpoint import save_checkpoint
 

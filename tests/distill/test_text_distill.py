@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diswot import build_model, get_space, search
+from diswot import build_model, get_space
+from diswot import run_search as search
 from diswot.data import load_dataset
 from diswot.distill import DistillationLoss, Recipe, distill, train_teacher
 from diswot.errors import DataError, DiswotError

@@ -13,7 +13,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from diswot import search  # noqa: E402
+from diswot import run_search as search  # noqa: E402
 from diswot.data import WordTokenizer, load_dataset  # noqa: E402
 from diswot.data.text import read_labelled_text  # noqa: E402
 from diswot.distill import Recipe, distill  # noqa: E402

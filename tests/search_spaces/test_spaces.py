@@ -21,23 +21,6 @@ def test_every_space_is_registered():
     assert set(ALL_SPACES) <= set(list_spaces())
 
 
-@pytest.mark.parametrize("name", ALL_SPACES)
-def test_encode_decode_round_trip_and_operators(name):
-    space = get_space(name)
-    rng = random.Random(0)
-    for _ in range(50):
-        arch = space.sample(rng)
-        key = space.encode(arch)
-        assert space.decode(key) == arch
-        assert space.encode(space.decode(key)) == key
-        child = space.mutate(arch, rng)
-        assert child != arch and space.decode(space.encode(child)) == child
-        other = space.sample(rng)
-        a, b = space.crossover(arch, other, rng)
-        for genes in zip(a, b, arch, other, strict=True):
-            assert sorted(genes[:2], key=str) == sorted(genes[2:], key=str)
-
-
 @pytest.mark.parametrize("name", ["nb201", "resnet-depth", "autodistil-tiny"])
 def test_enumerate_matches_size_and_round_trips(name):
     space = get_space(name)
@@ -91,22 +74,6 @@ def test_resnet_space_at_224_counts_resnet18():
     cost = space.cost(space.decode("basic-2x64-2x128-2x256-2x512"))
     assert cost.params == 11181642  # ResNet-18 with a 10-class head
     assert cost.flops == pytest.approx(1.82e9, rel=0.01)
-
-
-@pytest.mark.parametrize("name", ALL_SPACES)
-def test_build_and_forward_samples(name):
-    space = get_space(name)
-    rng = random.Random(1)
-    arch = space.sample(rng)
-    if name == "autodistil-base":  # the smallest base student keeps this test fast
-        arch = tuple(c.options[0] for c in space.choices)
-    model = space.build(arch, num_classes=3)
-    x = space.example_input(2)
-    if x.dtype == torch.long:
-        x = x[:, :16]
-    with torch.no_grad():
-        out = model(x)
-    assert out.shape == (2, 3) and torch.isfinite(out).all()
 
 
 def test_autodistil_cost_depends_on_sequence_length():

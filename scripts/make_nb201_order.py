@@ -2,7 +2,7 @@
 
 The table is any CSV whose row i (after the header) is benchmark index i with an
 ``ArchitectureString`` column, e.g. ``../shared/data/nb201/nats_tss_test_acc_200ep.csv``.
-Usage: ``python benchmarks/tools/make_nb201_order.py TABLE.csv``
+Usage: ``python scripts/make_nb201_order.py TABLE.csv``
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(table: str) -> None:
     order = np.asarray(codes, dtype=np.uint16)
     if len(order) != space.size or len(set(codes)) != space.size:
         raise SystemExit(f"{table}: expected {space.size} distinct cells, got {len(set(codes))}")
-    out = Path(__file__).resolve().parents[2] / "diswot/search_spaces/assets/nb201_order.npy"
+    out = Path(__file__).resolve().parents[1] / "diswot/search_spaces/assets/nb201_order.npy"
     np.save(out, order)
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 

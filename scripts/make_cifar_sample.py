@@ -1,7 +1,7 @@
 """Regenerate the embedded CIFAR-10 sample (``diswot/data/assets/cifar10_sample.npz``).
 
 Takes the first 30 images of each class from a CIFAR-10 training batch.
-Usage: ``python benchmarks/tools/make_cifar_sample.py ../shared/data``
+Usage: ``python scripts/make_cifar_sample.py ../shared/data``
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main(root: str) -> None:
     data = load_cifar10(root)
     labels = data.labels.numpy()
     chosen = np.concatenate([np.flatnonzero(labels == c)[:PER_CLASS] for c in range(10)])
-    out = Path(__file__).resolve().parents[2] / "diswot/data/assets/cifar10_sample.npz"
+    out = Path(__file__).resolve().parents[1] / "diswot/data/assets/cifar10_sample.npz"
     np.savez_compressed(
         out,
         images=data.images[chosen].numpy(),
