@@ -150,10 +150,10 @@ class Probe:
             handles += [m.register_forward_pre_hook(codes) for m in model.modules() if _is_relu(m)]
         if "fisher" in needs:
 
-            def keep_activation(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+            def keep_activation(m: nn.Module, _i: Any, out: torch.Tensor) -> None:
                 if out.requires_grad:
-                    activation = out.detach()
-                    out.register_hook(lambda grad: self._fisher(activation, grad))
+                    activation, fan_in = out.detach(), m.weight[0].numel()
+                    out.register_hook(lambda grad: self._fisher(activation, grad, fan_in))
 
             handles += [m.register_forward_hook(keep_activation) for m in weight_layers(model)]
         needs_grad = bool({"grads", "fisher"} & needs)
@@ -183,10 +183,13 @@ class Probe:
         )
         self.shared_pass_ms = (time.perf_counter() - started) * 1e3
 
-    def _fisher(self, activation: torch.Tensor, grad: torch.Tensor) -> None:
+    def _fisher(self, activation: torch.Tensor, grad: torch.Tensor, fan_in: int) -> None:
         reduce_dims = tuple(range(2, activation.dim()))
         per_channel = (activation * grad).sum(reduce_dims) if reduce_dims else activation * grad
-        self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum())
+        # The reference (zero-cost-nas) copies each output channel's value onto every weight of
+        # that channel before summing, so a channel counts once per weight: its fan-in
+        # (in_channels / groups x kernel area; in_features for a linear layer).
+        self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum() * fan_in)
 
     def require_teacher(self, proxy: str) -> TeacherContext:
         if self.teacher is None:

@@ -29,7 +29,10 @@ def snip(probe: Probe) -> float:
 
 
 @register_proxy(
-    "fisher", needs=("fisher",), formula="sum over channels of 0.5 E[(sum_hw a*dCE/da)^2] (Turner et al.)"
+    "fisher",
+    needs=("fisher",),
+    formula="sum over channels of fan_in * 0.5 E[(sum_hw a*dCE/da)^2] (Turner et al.; zero-cost-nas)",
+    version=2,  # version 1 summed channels without the fan-in weight
 )
 def fisher(probe: Probe) -> float:
     return float(sum(probe.fisher_terms))

@@ -1,0 +1,54 @@
+"""The classic proxies follow their reference implementations' conventions."""
+
+import pytest
+import torch
+from torch import nn
+
+from diswot.proxies import PROXIES, Batch, ProxyScorer
+
+
+def _tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(6, 5),
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_batch() -> Batch:
+    generator = torch.Generator().manual_seed(1)
+    return Batch(torch.randn(8, 3, 6, 6, generator=generator), torch.arange(8) % 5)
+
+
+def test_fisher_weights_each_channel_by_its_fan_in(tiny_batch):
+    # Independent computation: per-channel fisher, broadcast onto every weight of the channel
+    # (the zero-cost-nas convention), then summed.
+    model = _tiny_net()
+    outputs: list[torch.Tensor] = []
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in layers]
+    model.train()
+    logits = model(tiny_batch.inputs)
+    for h in handles:
+        h.remove()
+    for out in outputs:
+        out.retain_grad()
+    nn.functional.cross_entropy(logits, tiny_batch.labels).backward()
+    expected = 0.0
+    for layer, out in zip(layers, outputs, strict=True):
+        product = out.detach() * out.grad
+        per_channel = product.sum((2, 3)) if product.dim() == 4 else product
+        channel = 0.5 * per_channel.pow(2).mean(0)
+        broadcast = channel.view(-1, *([1] * (layer.weight.dim() - 1))).expand_as(layer.weight)
+        expected += float(broadcast.sum())
+    got = ProxyScorer(["fisher"], tiny_batch).score_model(_tiny_net())["fisher"].value
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert PROXIES.get("fisher").cache_key == "fisher@2"  # old caches (unweighted) are not reused
+
