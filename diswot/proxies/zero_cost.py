@@ -99,10 +99,28 @@ def jacob_cov(probe: Probe) -> float:
         x = batch.inputs.clone().requires_grad_(True)
         model(x).sum().backward()
         jacobian = x.grad.reshape(x.shape[0], -1).double().numpy()
-    correlation = np.corrcoef(jacobian)
+    # An image whose input gradient is constant (every image, when the output ignores the
+    # input) has a NaN correlation row. The paper drops such networks; here the row counts as
+    # zero, which adds at least 1/k - log(1/k) to the penalty, so a search can still rank them last.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.corrcoef(jacobian)
     eigenvalues = np.linalg.eigvalsh(np.nan_to_num(correlation))
-    k = 1e-5
+    k = JACOB_COV_K
     return float(-np.sum(np.log(eigenvalues + k) + 1.0 / (eigenvalues + k)))
+
+
+#: the ridge ``k`` of jacob_cov
+JACOB_COV_K = 1e-5
+
+
+def jacob_cov_is_degenerate(score: float) -> bool:
+    """Whether a jacob_cov score comes from a Jacobian with a constant row: the paper's NaN.
+
+    Every eigenvalue contributes ``log(v+k) + 1/(v+k) > 0``; a zero one contributes
+    ``1/k + log k`` (about 1e5), which no healthy network reaches (they score about -65 to -3e4
+    with 64 images).
+    """
+    return score <= -(1.0 / JACOB_COV_K + math.log(JACOB_COV_K))
 
 
 @register_proxy("grasp", formula="-sum(W * Hg): Hessian-gradient product (Wang et al. 2020)")

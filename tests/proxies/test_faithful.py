@@ -1,5 +1,7 @@
 """The classic proxies follow their reference implementations' conventions."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -52,3 +54,18 @@ def test_fisher_weights_each_channel_by_its_fan_in(tiny_batch):
     assert got == pytest.approx(expected, rel=1e-5)
     assert PROXIES.get("fisher").cache_key == "fisher@2"  # old caches (unweighted) are not reused
 
+
+
+def test_jacob_cov_floors_a_network_that_ignores_its_input(tiny_batch):
+    from diswot.proxies.zero_cost import jacob_cov_is_degenerate
+
+    scorer = ProxyScorer(["jacob_cov"], tiny_batch)
+    healthy = scorer.score_model(_tiny_net())["jacob_cov"].value
+    dead_net = _tiny_net()
+    with torch.no_grad():
+        dead_net[0].weight.zero_()  # every later activation is the same for every image
+    dead = scorer.score_model(dead_net)["jacob_cov"].value
+    n = len(tiny_batch.labels)
+    assert dead == pytest.approx(-n * (1e5 + math.log(1e-5)))  # finite, every row NaN -> zero
+    assert jacob_cov_is_degenerate(dead) and not jacob_cov_is_degenerate(healthy)
+    assert dead < healthy
