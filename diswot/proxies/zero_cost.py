@@ -145,7 +145,9 @@ def grasp(probe: Probe) -> float:
 
 
 @register_proxy(
-    "zico", formula="sum over layers of log(sum mean|g| / std(g)) across 2 mini-batches (Li et al.)"
+    "zico",
+    formula="sum over layers of log(sum mean|g| / std(g)) across 2 mini-batches (Li et al.)",
+    version=2,  # version 1 used the unbiased std; ZiCo's numpy code uses the population std
 )
 def zico(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
@@ -163,7 +165,7 @@ def zico(probe: Probe) -> float:
     score = 0.0
     for grads in per_layer.values():
         stacked = torch.stack(grads)
-        std, mean_abs = stacked.std(0), stacked.abs().mean(0)
+        std, mean_abs = stacked.std(0, correction=0), stacked.abs().mean(0)  # numpy's ddof=0
         nonzero = std != 0
         total = float((mean_abs[nonzero] / std[nonzero]).sum())
         if total > 0:

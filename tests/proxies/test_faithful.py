@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -55,7 +56,6 @@ def test_fisher_weights_each_channel_by_its_fan_in(tiny_batch):
     assert PROXIES.get("fisher").cache_key == "fisher@2"  # old caches (unweighted) are not reused
 
 
-
 def test_jacob_cov_floors_a_network_that_ignores_its_input(tiny_batch):
     from diswot.proxies.zero_cost import jacob_cov_is_degenerate
 
@@ -69,3 +69,54 @@ def test_jacob_cov_floors_a_network_that_ignores_its_input(tiny_batch):
     assert dead == pytest.approx(-n * (1e5 + math.log(1e-5)))  # finite, every row NaN -> zero
     assert jacob_cov_is_degenerate(dead) and not jacob_cov_is_degenerate(healthy)
     assert dead < healthy
+
+
+def test_zico_uses_the_population_std(tiny_batch):
+    # ZiCo (numpy): sum over weights of mean|g| / std(g) with ddof=0, over the mini-batches.
+    model = _tiny_net()
+    model.train()
+    grads: dict[nn.Module, list[np.ndarray]] = {}
+    for idx in torch.arange(8).chunk(2):
+        model.zero_grad()
+        nn.functional.cross_entropy(model(tiny_batch.inputs[idx]), tiny_batch.labels[idx]).backward()
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                grads.setdefault(m, []).append(m.weight.grad.flatten().numpy().copy())
+    expected = 0.0
+    for per_batch in grads.values():
+        stacked = np.stack(per_batch)
+        std, mean_abs = stacked.std(0), np.abs(stacked).mean(0)
+        nonzero = std != 0
+        expected += float(np.log((mean_abs[nonzero] / std[nonzero]).sum()))
+    got = ProxyScorer(["zico"], tiny_batch).score_model(_tiny_net())["zico"].value
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert PROXIES.get("zico").cache_key == "zico@2"
+
+
+class ReLUConv(nn.Sequential):
+    """A wrapper whose class name contains 'ReLU' (like NB201's ReLUConvBN)."""
+
+    def __init__(self) -> None:
+        super().__init__(nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+
+
+def test_nwot_counts_every_relu_module_once_per_call_nested_ones_included(tiny_batch):
+    torch.manual_seed(0)
+    block = ReLUConv()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), block, block, nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 5)
+    )
+    codes: list[torch.Tensor] = []
+    relus = [m for m in model.modules() if type(m) is nn.ReLU]
+    handles = [
+        r.register_forward_pre_hook(lambda _m, i: codes.append((i[0] > 0).flatten(1).double())) for r in relus
+    ]
+    with torch.no_grad():
+        model(tiny_batch.inputs)
+    for h in handles:
+        h.remove()
+    assert len(codes) == 3  # the shared nested ReLU twice, the outer one once; the wrapper never
+    kernel = sum(c @ c.T + (1 - c) @ (1 - c).T for c in codes)
+    expected = torch.linalg.slogdet(kernel + 1e-6 * torch.eye(len(kernel), dtype=kernel.dtype))[1]
+    got = ProxyScorer(["nwot"], tiny_batch).score_model(model)["nwot"].value
+    assert got == pytest.approx(float(expected), rel=1e-9)
