@@ -120,3 +120,22 @@ def test_nwot_counts_every_relu_module_once_per_call_nested_ones_included(tiny_b
     expected = torch.linalg.slogdet(kernel + 1e-6 * torch.eye(len(kernel), dtype=kernel.dtype))[1]
     got = ProxyScorer(["nwot"], tiny_batch).score_model(model)["nwot"].value
     assert got == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_zico_is_bit_identical_whatever_else_is_scored(tiny_batch):
+    # zico's two-half-batch ratio is ill-conditioned (one near-tied weight can carry a layer's
+    # whole sum), so any change in arithmetic would show; none may come from the scorer.
+    from diswot.models import build_model
+    from diswot.proxies import TeacherContext
+    from diswot.search_spaces import get_space
+
+    space = get_space("nb201", cells=1)
+    arch = space.decode(
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    )
+    torch.manual_seed(0)
+    ctx = TeacherContext(build_model("resnet8", num_classes=5), tiny_batch)
+    others = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "zen", "diswot", "kd"]
+    orders = [["zico"], ["zico"], ["zico", *others], [*others, "zico"], [*reversed(others), "zico", "params"]]
+    values = [ProxyScorer(o, tiny_batch, ctx).score_arch(space, arch, 5)["zico"].value for o in orders]
+    assert len(set(values)) == 1, values
