@@ -63,6 +63,20 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
         model.zero_grad(set_to_none=True)
 
 
+@contextlib.contextmanager
+def restored_buffers(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block that only changes buffers (train-mode BN statistics); restore them after.
+
+    Cheaper than :func:`preserved_state` for passes that leave weights and dtype alone."""
+    saved = {k: v.clone() for k, v in model.named_buffers()}
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                v.copy_(saved[k])
+
+
 @dataclass
 class TeacherContext:
     """The teacher's side of every similarity for one batch, computed once.
@@ -158,9 +172,12 @@ class Probe:
             handles += [m.register_forward_hook(keep_activation) for m in weight_layers(model)]
         needs_grad = bool({"grads", "fisher"} & needs)
         # train-mode BN updates running statistics; keep the candidate exactly as it was built
-        saved_buffers = {k: v.clone() for k, v in model.named_buffers()}
         try:
-            with torch.set_grad_enabled(needs_grad), capturing_attention(model) as attention:
+            with (
+                restored_buffers(model),
+                torch.set_grad_enabled(needs_grad),
+                capturing_attention(model) as attention,
+            ):
                 feats = self.extractor(*batch.model_args())
                 if needs_grad:
                     loss = nn.functional.cross_entropy(feats.logits, batch.labels)
@@ -168,9 +185,6 @@ class Probe:
         finally:
             for h in handles:
                 h.remove()
-            with torch.no_grad():
-                for k, v in model.named_buffers():
-                    v.copy_(saved_buffers[k])
         if needs_grad:
             self.weight_grads = {
                 m: m.weight.grad.detach().clone() for m in weight_layers(model) if m.weight.grad is not None

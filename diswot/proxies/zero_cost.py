@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from diswot.models.profile import count_macs, count_params
-from diswot.proxies.base import Probe, preserved_state, register_proxy, scoring_mode, weight_layers
+from diswot.proxies.base import (
+    Probe,
+    preserved_state,
+    register_proxy,
+    restored_buffers,
+    scoring_mode,
+    weight_layers,
+)
 
 
 @register_proxy("grad_norm", needs=("grads",), formula="sum over layers of ||dCE/dW||_2 (Abdelfattah et al.)")
@@ -153,21 +160,33 @@ def zico(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
     halves = torch.arange(batch.inputs.shape[0]).chunk(2)
     per_layer: dict[nn.Module, list[torch.Tensor]] = {}
-    with preserved_state(model):
+    layers = weight_layers(model)
+    was_training = model.training
+    # Only BN statistics and gradients change here: restoring the buffers is enough.
+    with restored_buffers(model):
         scoring_mode(model)
         for idx in halves:
-            model.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)  # fresh gradient tensors: no copy needed to keep them
             args = [a[idx] for a in batch.model_args()]
             F.cross_entropy(model(*args), batch.labels[idx]).backward()
-            for m in weight_layers(model):
+            for m in layers:
                 if m.weight.grad is not None:
-                    per_layer.setdefault(m, []).append(m.weight.grad.detach().flatten().clone())
+                    per_layer.setdefault(m, []).append(m.weight.grad.detach().flatten())
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
     score = 0.0
     for grads in per_layer.values():
-        stacked = torch.stack(grads)
-        std, mean_abs = stacked.std(0, correction=0), stacked.abs().mean(0)  # numpy's ddof=0
-        nonzero = std != 0
-        total = float((mean_abs[nonzero] / std[nonzero]).sum())
+        # two samples: mean|g| / std = (|g1| + |g2|) / |g1 - g2|, whose difference is exact even
+        # for nearly tied pairs (the terms that dominate a layer), unlike std's rounding
+        if len(grads) == 2:
+            g1, g2 = grads
+            mean_abs, std = g1.abs() + g2.abs(), (g1 - g2).abs()
+        else:
+            stacked = torch.stack(grads)
+            std, mean_abs = stacked.std(0, correction=0), stacked.abs().mean(0)  # numpy's ddof=0
+        # weights whose gradient is the same in both halves are skipped, as in ZiCo (where()
+        # is cheaper than masking; its discarded branch divides by zero)
+        total = float(torch.where(std != 0, mean_abs / std, 0.0).sum())
         if total > 0:
             score += math.log(total)
     return score
@@ -193,6 +212,12 @@ def zen(probe: Probe) -> float:
         x = torch.randn(batch.inputs.shape, generator=generator)
         noise = torch.randn(batch.inputs.shape, generator=generator)
         extractor = probe.extractor
+        if not extractor.resolved:
+            # Find the feature layer on two images in eval mode (buffers untouched): discovery
+            # keeps every intermediate output alive, which would slow a full-batch pass down.
+            scoring_mode(model, train=False)
+            extractor(x[:2])
+            scoring_mode(model)
         base = extractor(x).feature_map
         mixed = extractor(x + 0.01 * noise).feature_map
         delta = (base - mixed).abs().flatten(1).sum(1).mean()
