@@ -59,7 +59,7 @@ def ref_grad_norm(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -
 def ref_snip(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
     """Lee et al.: connection sensitivity |dL/dc| at c = 1, i.e. |W * dL/dW|, summed."""
     _ce_backward(net, x, y)
-    return float(sum((m.weight * m.weight.grad).abs().sum() for m in _layers(net)))
+    return float(sum((m.weight * m.weight.grad).abs().sum().item() for m in _layers(net)))
 
 
 def ref_grasp(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
