@@ -108,3 +108,14 @@ def test_a_checkpoint_that_runs_code_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="need arbitrary code to unpickle are refused"):
         load_teacher(path, model="resnet8")
     assert not marker.exists()
+
+
+def test_an_unreadable_config_is_a_clear_error(tmp_path):
+    folder = tmp_path / "teacher"
+    folder.mkdir()
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"cannot read .*config\.json"):
+        load_teacher(folder, num_classes=2)
+    (folder / "config.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="must hold a JSON object"):
+        load_teacher(folder, num_classes=2)
