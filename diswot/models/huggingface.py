@@ -6,12 +6,17 @@ like the toolkit's own :class:`~diswot.models.transformer.TransformerClassifier`
 extraction, the proxies and the distillers treat both alike. The folder's tokenizer, when it has
 one, tokenises the text so that teacher and students read the same token ids.
 
-Nothing is fetched from the hub: folders are opened with ``local_files_only``.
+Nothing is fetched from the hub: folders are opened with ``local_files_only``. Nothing in a
+folder is executed either: a folder whose ``config.json`` or ``tokenizer_config.json`` names
+custom code (``auto_map``) is refused, every ``from_pretrained`` gets ``trust_remote_code=False``,
+and weights load from safetensors when the folder has them, else from ``pytorch_model.bin``
+with ``torch.load(weights_only=True)``, which refuses pickles that would run code.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,36 @@ def _transformers() -> Any:
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     return transformers
+
+
+#: what every ``from_pretrained`` is given: local files only, never the folder's own code
+SAFE_LOADING: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+#: the folder files that may name custom code
+CODE_CONFIGS = ("config.json", "tokenizer_config.json")
+
+
+def refuse_custom_code(folder: Path) -> None:
+    """Refuse a folder whose configs name custom code (``auto_map``, ``trust_remote_code``).
+
+    Such code would run when the folder is loaded; ``trust_remote_code=False`` already stops
+    ``transformers`` from importing it, and refusing here says so plainly before it tries.
+    """
+    for name in CODE_CONFIGS:
+        file = folder / name
+        if not file.is_file():
+            continue
+        try:
+            content = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"cannot read {file}: {exc}") from exc
+        if not isinstance(content, dict):
+            raise CheckpointError(f"{file} must hold a JSON object")
+        for key in ("auto_map", "trust_remote_code"):
+            if key in content:
+                raise CheckpointError(
+                    f"{file} has {key!r}: the folder asks to run its own code, which diswot never does; "
+                    "use a folder of a built-in transformers architecture (e.g. BERT) without it"
+                )
 
 
 class AttentionRelations(nn.Module):
@@ -114,11 +149,14 @@ def load_hf_classifier(
     """
     transformers = _transformers()
     path = Path(folder).expanduser()
+    refuse_custom_code(path)
     try:
-        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+        config = transformers.AutoConfig.from_pretrained(path, **SAFE_LOADING)
     except Exception as exc:
         raise CheckpointError(f"cannot read the Hugging Face config of {path}: {exc}") from exc
-    kwargs: dict[str, Any] = {"local_files_only": True, "attn_implementation": "eager"}
+    # safetensors when present (transformers' own preference); a .bin only through the
+    # restricted unpickler, which refuses anything but tensors and plain containers
+    kwargs: dict[str, Any] = {**SAFE_LOADING, "attn_implementation": "eager", "weights_only": True}
     try:
         hf_model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
             path, output_loading_info=True, **kwargs
@@ -176,8 +214,9 @@ def load_hf_tokenizer(folder: str | Path) -> HFTokenizer | None:
     names = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "vocab.json")
     if not any((path / n).is_file() for n in names):
         return None
+    refuse_custom_code(path)
     try:
-        return HFTokenizer(transformers.AutoTokenizer.from_pretrained(path, local_files_only=True))
+        return HFTokenizer(transformers.AutoTokenizer.from_pretrained(path, **SAFE_LOADING))
     except Exception as exc:
         raise CheckpointError(f"cannot load the tokenizer saved in {path}: {exc}") from exc
 

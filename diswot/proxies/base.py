@@ -63,6 +63,20 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
         model.zero_grad(set_to_none=True)
 
 
+@contextlib.contextmanager
+def restored_buffers(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block that only changes buffers (train-mode BN statistics); restore them after.
+
+    Cheaper than :func:`preserved_state` for passes that leave weights and dtype alone."""
+    saved = {k: v.clone() for k, v in model.named_buffers()}
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                v.copy_(saved[k])
+
+
 @dataclass
 class TeacherContext:
     """The teacher's side of every similarity for one batch, computed once.
@@ -150,17 +164,20 @@ class Probe:
             handles += [m.register_forward_pre_hook(codes) for m in model.modules() if _is_relu(m)]
         if "fisher" in needs:
 
-            def keep_activation(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+            def keep_activation(m: nn.Module, _i: Any, out: torch.Tensor) -> None:
                 if out.requires_grad:
-                    activation = out.detach()
-                    out.register_hook(lambda grad: self._fisher(activation, grad))
+                    activation, fan_in = out.detach(), m.weight[0].numel()
+                    out.register_hook(lambda grad: self._fisher(activation, grad, fan_in))
 
             handles += [m.register_forward_hook(keep_activation) for m in weight_layers(model)]
         needs_grad = bool({"grads", "fisher"} & needs)
         # train-mode BN updates running statistics; keep the candidate exactly as it was built
-        saved_buffers = {k: v.clone() for k, v in model.named_buffers()}
         try:
-            with torch.set_grad_enabled(needs_grad), capturing_attention(model) as attention:
+            with (
+                restored_buffers(model),
+                torch.set_grad_enabled(needs_grad),
+                capturing_attention(model) as attention,
+            ):
                 feats = self.extractor(*batch.model_args())
                 if needs_grad:
                     loss = nn.functional.cross_entropy(feats.logits, batch.labels)
@@ -168,9 +185,6 @@ class Probe:
         finally:
             for h in handles:
                 h.remove()
-            with torch.no_grad():
-                for k, v in model.named_buffers():
-                    v.copy_(saved_buffers[k])
         if needs_grad:
             self.weight_grads = {
                 m: m.weight.grad.detach().clone() for m in weight_layers(model) if m.weight.grad is not None
@@ -183,10 +197,13 @@ class Probe:
         )
         self.shared_pass_ms = (time.perf_counter() - started) * 1e3
 
-    def _fisher(self, activation: torch.Tensor, grad: torch.Tensor) -> None:
+    def _fisher(self, activation: torch.Tensor, grad: torch.Tensor, fan_in: int) -> None:
         reduce_dims = tuple(range(2, activation.dim()))
         per_channel = (activation * grad).sum(reduce_dims) if reduce_dims else activation * grad
-        self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum())
+        # The reference (zero-cost-nas) copies each output channel's value onto every weight of
+        # that channel before summing, so a channel counts once per weight: its fan-in
+        # (in_channels / groups x kernel area; in_features for a linear layer).
+        self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum() * fan_in)
 
     def require_teacher(self, proxy: str) -> TeacherContext:
         if self.teacher is None:

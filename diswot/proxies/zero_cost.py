@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from diswot.models.profile import count_macs, count_params
-from diswot.proxies.base import Probe, preserved_state, register_proxy, scoring_mode, weight_layers
+from diswot.proxies.base import (
+    Probe,
+    preserved_state,
+    register_proxy,
+    restored_buffers,
+    scoring_mode,
+    weight_layers,
+)
 
 
 @register_proxy("grad_norm", needs=("grads",), formula="sum over layers of ||dCE/dW||_2 (Abdelfattah et al.)")
@@ -29,7 +36,10 @@ def snip(probe: Probe) -> float:
 
 
 @register_proxy(
-    "fisher", needs=("fisher",), formula="sum over channels of 0.5 E[(sum_hw a*dCE/da)^2] (Turner et al.)"
+    "fisher",
+    needs=("fisher",),
+    formula="sum over channels of fan_in * 0.5 E[(sum_hw a*dCE/da)^2] (Turner et al.; zero-cost-nas)",
+    version=2,  # version 1 summed channels without the fan-in weight
 )
 def fisher(probe: Probe) -> float:
     return float(sum(probe.fisher_terms))
@@ -96,10 +106,28 @@ def jacob_cov(probe: Probe) -> float:
         x = batch.inputs.clone().requires_grad_(True)
         model(x).sum().backward()
         jacobian = x.grad.reshape(x.shape[0], -1).double().numpy()
-    correlation = np.corrcoef(jacobian)
+    # An image whose input gradient is constant (every image, when the output ignores the
+    # input) has a NaN correlation row. The paper drops such networks; here the row counts as
+    # zero, which adds at least 1/k - log(1/k) to the penalty, so a search can still rank them last.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.corrcoef(jacobian)
     eigenvalues = np.linalg.eigvalsh(np.nan_to_num(correlation))
-    k = 1e-5
+    k = JACOB_COV_K
     return float(-np.sum(np.log(eigenvalues + k) + 1.0 / (eigenvalues + k)))
+
+
+#: the ridge ``k`` of jacob_cov
+JACOB_COV_K = 1e-5
+
+
+def jacob_cov_is_degenerate(score: float) -> bool:
+    """Whether a jacob_cov score comes from a Jacobian with a constant row: the paper's NaN.
+
+    Every eigenvalue contributes ``log(v+k) + 1/(v+k) > 0``; a zero one contributes
+    ``1/k + log k`` (about 1e5), which no healthy network reaches (they score about -65 to -3e4
+    with 64 images).
+    """
+    return score <= -(1.0 / JACOB_COV_K + math.log(JACOB_COV_K))
 
 
 @register_proxy("grasp", formula="-sum(W * Hg): Hessian-gradient product (Wang et al. 2020)")
@@ -124,27 +152,41 @@ def grasp(probe: Probe) -> float:
 
 
 @register_proxy(
-    "zico", formula="sum over layers of log(sum mean|g| / std(g)) across 2 mini-batches (Li et al.)"
+    "zico",
+    formula="sum over layers of log(sum mean|g| / std(g)) across 2 mini-batches (Li et al.)",
+    version=2,  # version 1 used the unbiased std; ZiCo's numpy code uses the population std
 )
 def zico(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
     halves = torch.arange(batch.inputs.shape[0]).chunk(2)
     per_layer: dict[nn.Module, list[torch.Tensor]] = {}
-    with preserved_state(model):
+    layers = weight_layers(model)
+    was_training = model.training
+    # Only BN statistics and gradients change here: restoring the buffers is enough.
+    with restored_buffers(model):
         scoring_mode(model)
         for idx in halves:
-            model.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)  # fresh gradient tensors: no copy needed to keep them
             args = [a[idx] for a in batch.model_args()]
             F.cross_entropy(model(*args), batch.labels[idx]).backward()
-            for m in weight_layers(model):
+            for m in layers:
                 if m.weight.grad is not None:
-                    per_layer.setdefault(m, []).append(m.weight.grad.detach().flatten().clone())
+                    per_layer.setdefault(m, []).append(m.weight.grad.detach().flatten())
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
     score = 0.0
     for grads in per_layer.values():
-        stacked = torch.stack(grads)
-        std, mean_abs = stacked.std(0), stacked.abs().mean(0)
-        nonzero = std != 0
-        total = float((mean_abs[nonzero] / std[nonzero]).sum())
+        # two samples: mean|g| / std = (|g1| + |g2|) / |g1 - g2|, whose difference is exact even
+        # for nearly tied pairs (the terms that dominate a layer), unlike std's rounding
+        if len(grads) == 2:
+            g1, g2 = grads
+            mean_abs, std = g1.abs() + g2.abs(), (g1 - g2).abs()
+        else:
+            stacked = torch.stack(grads)
+            std, mean_abs = stacked.std(0, correction=0), stacked.abs().mean(0)  # numpy's ddof=0
+        # weights whose gradient is the same in both halves are skipped, as in ZiCo (where()
+        # is cheaper than masking; its discarded branch divides by zero)
+        total = float(torch.where(std != 0, mean_abs / std, 0.0).sum())
         if total > 0:
             score += math.log(total)
     return score
@@ -170,6 +212,12 @@ def zen(probe: Probe) -> float:
         x = torch.randn(batch.inputs.shape, generator=generator)
         noise = torch.randn(batch.inputs.shape, generator=generator)
         extractor = probe.extractor
+        if not extractor.resolved:
+            # Find the feature layer on two images in eval mode (buffers untouched): discovery
+            # keeps every intermediate output alive, which would slow a full-batch pass down.
+            scoring_mode(model, train=False)
+            extractor(x[:2])
+            scoring_mode(model)
         base = extractor(x).feature_map
         mixed = extractor(x + 0.01 * noise).feature_map
         delta = (base - mixed).abs().flatten(1).sum(1).mean()
