@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from diswot.bench.cache import ScoreCache
 from diswot.bench.correlation import correlations
 from diswot.bench.ground_truth import GroundTruth, read_ground_truth, table_header
 from diswot.bench.metrics import (
@@ -28,7 +27,8 @@ from diswot.errors import BudgetError, DataError, DiswotError
 from diswot.models import load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
-from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
+from diswot.proxies.cache import ScoreCache, data_fingerprint, teacher_fingerprint
+from diswot.proxies.scoring import scoring_batches
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import Evaluator, SerialExecutor

@@ -42,12 +42,13 @@ from diswot.errors import BudgetError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies import PROXIES, Aggregate, TeacherContext, parse_aggregate
-from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
+from diswot.proxies.cache import ScoreCache, data_fingerprint, teacher_fingerprint
+from diswot.proxies.scoring import scoring_batches
 from diswot.search.budget import Budget, format_quantity, measure_latency_ms
 from diswot.search.calibration import (
     DEFAULT_REFERENCE_SIZE,
     CalibratedExecutor,
-    CalibratedStore,
+    CalibratedScores,
     calibrate,
     check_reference_size,
 )
@@ -148,6 +149,7 @@ class Evaluations:
         space: SearchSpace,
         costs: CostModel,
         store: RunStore,
+        scores: ScoreCache | CalibratedScores,
         run_id: str,
         executor: Any,
         proxies: Sequence[str],
@@ -157,7 +159,7 @@ class Evaluations:
         objective: str,
         progress: bool,
     ) -> None:
-        self.space, self.costs, self.store, self.run_id = space, costs, store, run_id
+        self.space, self.costs, self.store, self.scores, self.run_id = space, costs, store, scores, run_id
         self.executor, self.recorded = executor, recorded
         self.proxies, self.proxy = list(proxies), proxies[0]
         self.limit, self.time_budget_s, self.objective = limit, time_budget_s, objective
@@ -231,7 +233,7 @@ class Evaluations:
                     )
                 replayed[key] = self.recorded[index]
         to_score = [k for k in fresh if k not in replayed]
-        cached = {k: self.store.get(k, self.proxies) for k in to_score}
+        cached = {k: self.scores.get(k, self.proxies) for k in to_score}
         computed_keys = [k for k in to_score if len(cached[k]) < len(self.proxies)]
         computed = (
             dict(zip(computed_keys, self.executor.map(computed_keys), strict=True)) if computed_keys else {}
@@ -245,7 +247,7 @@ class Evaluations:
                 if was_cached:
                     self.cache_hits += 1
                 else:
-                    self.store.put(key, computed[key])
+                    self.scores.put(key, computed[key])
                 values = {n: v for n, (v, _ms) in (cached[key] if was_cached else computed[key]).items()}
                 params, flops = self.costs.cost(arch, key)
                 latency = self.costs.latency(arch, key) if self.costs.measure_latency else None
@@ -533,22 +535,22 @@ def search(
     evaluator = Evaluator(space_obj, scored_names, batches, contexts, dataset.num_classes, proxy_seed)
     pool = None
     try:
-        ledger_store: Any = run_store
+        ledger_scores: ScoreCache | CalibratedScores = run_store.scores
         calibration = None
         if aggregate:
             # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
             members = Evaluator(space_obj, list(aggregate.members), batches, contexts, dataset.num_classes,
                                 proxy_seed)  # fmt: skip
             calibration = calibrate(
-                aggregate, space_obj, run_store, lambda: make_executor(executor, members, workers, address),
-                reference_size, progress,
+                aggregate, space_obj, run_store.scores,
+                lambda: make_executor(executor, members, workers, address), reference_size, progress,
             )  # fmt: skip
-            ledger_store = CalibratedStore(run_store, calibration)
+            ledger_scores = CalibratedScores(run_store.scores, calibration)
         pool = make_executor(executor, evaluator, workers, address)
         ledger_pool = pool if calibration is None else CalibratedExecutor(pool, calibration)
         ledger = Evaluations(
-            space=space_obj, costs=costs, store=ledger_store, run_id=run_id, executor=ledger_pool,
-            proxies=proxy_names,
+            space=space_obj, costs=costs, store=run_store, scores=ledger_scores, run_id=run_id,
+            executor=ledger_pool, proxies=proxy_names,
             recorded=recorded, limit=evaluations, time_budget_s=time_budget_s, objective=objective,
             progress=progress,
         )  # fmt: skip

@@ -1,9 +1,11 @@
 """The search's SQLite store: proxy scores, costs, latencies and each run's history.
 
-Scores are keyed exactly like ``diswot bench proxies``'s cache (space, arch, proxy, data,
-teacher), so a search reuses a benchmark's scores and vice versa. Every evaluation is one
-committed transaction: a killed run loses at most the batch in flight, and several runs
-(or processes) may share one file, because SQLite serialises the writers.
+The store holds a :class:`~diswot.proxies.cache.ScoreCache` (``scores``), the cache ``diswot
+bench proxies`` keeps too (keyed by space, arch, proxy, data, teacher), so a search reuses a
+benchmark's scores and vice versa; costs, latencies and run histories are tables beside it in
+the same file. Every evaluation is one committed transaction: a killed run loses at most the
+batch in flight, and several runs (or processes) may share one file, because SQLite serialises
+the writers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diswot.bench.cache import ScoreCache
+from diswot.proxies.cache import ScoreCache
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS costs (
@@ -53,13 +55,19 @@ class Evaluation:
     cached: bool  # served from the store instead of computed
 
 
-class RunStore(ScoreCache):
-    """Scores (inherited cache) plus costs, latencies and run histories in one SQLite file."""
+class RunStore:
+    """The proxy scores (``scores``, a :class:`ScoreCache`) plus costs, latencies and run
+    histories, in one SQLite file."""
 
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
-        super().__init__(path, space, data_key, teacher_key)
+        self.scores = ScoreCache(path, space, data_key, teacher_key)
+        self.space = space
+        self.conn = self.scores.conn  # one connection: the run's tables live in the cache's file
         self.conn.executescript(SCHEMA)
         self.conn.commit()
+
+    def close(self) -> None:
+        self.scores.close()
 
     # costs ------------------------------------------------------------------------------------
     def get_cost(self, arch: str) -> tuple[float, float] | None:

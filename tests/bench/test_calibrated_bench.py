@@ -4,11 +4,10 @@ import csv
 
 import pytest
 
-from diswot.bench.cache import ScoreCache
 from diswot.bench.proxy_bench import ProxyBenchConfig, run_proxy_bench
 from diswot.data import load_dataset
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.scoring import data_fingerprint
+from diswot.proxies.cache import ScoreCache, data_fingerprint
 from diswot.search.calibration import reference_keys
 from diswot.search.executors import Evaluator
 from diswot.search_spaces import get_space

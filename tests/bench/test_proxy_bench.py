@@ -58,8 +58,8 @@ def test_ground_truth_reader_formats(tmp_path, nb201_table):
 
 
 def test_the_cache_never_serves_scores_of_an_older_proxy_definition(tmp_path):
-    from diswot.bench.cache import ScoreCache
     from diswot.proxies import PROXIES
+    from diswot.proxies.cache import ScoreCache
 
     cache = ScoreCache(tmp_path / "c.sqlite", "nb201", "data", "teacher")
     assert PROXIES.get("diswot").version >= 2 and PROXIES.get("nwot").version == 1

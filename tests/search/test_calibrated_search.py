@@ -11,7 +11,7 @@ from diswot.cli import main
 from diswot.data import load_dataset
 from diswot.errors import DiswotError, UnknownNameError
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.scoring import data_fingerprint
+from diswot.proxies.cache import data_fingerprint
 from diswot.search import EXECUTORS, RunStore, StrategyParams, search
 from diswot.search.calibration import reference_keys
 from diswot.search.executors import Evaluator, SerialExecutor
@@ -43,7 +43,7 @@ def calibration_in(store_path, result, proxy_seed: int) -> Calibration:
     data_key = data_fingerprint(load_dataset("sample"), proxy_seed, FAST["batch_size"], 1)
     store = RunStore(store_path, SPACE.name, data_key, "none")
     aggregate = parse_aggregate(result.proxy)
-    known = {k: store.get(k, list(aggregate.members)) for k in REFERENCE}
+    known = {k: store.scores.get(k, list(aggregate.members)) for k in REFERENCE}
     store.close()
     return Calibration(aggregate, {m: [known[k][m][0] for k in REFERENCE] for m in aggregate.members})
 
