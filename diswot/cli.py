@@ -223,9 +223,14 @@ def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--data-root", default=None, help="folder holding the dataset")
 
 
-def _add_teacher_args(p: argparse.ArgumentParser, default: str | None = "resnet56") -> None:
-    p.add_argument("--teacher", default=default, required=default is None,
-                   help="checkpoint file, Hugging Face folder, or model name (random init)")  # fmt: skip
+def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    from diswot.proxies.setup import DEFAULT_TEACHER
+
+    default = "" if required else f" (default: {DEFAULT_TEACHER} for images; text needs one)"
+    p.add_argument(
+        "--teacher", default=None, required=required,
+        help=f"checkpoint file, Hugging Face folder, or model name (random init){default}",
+    )  # fmt: skip
     p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
 
 
@@ -397,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_teacher)
 
     p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
-    _add_teacher_args(p, default=None)
+    _add_teacher_args(p, required=True)
     p.add_argument("--student", action="append", required=True,
                    help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
     p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")

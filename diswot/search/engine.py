@@ -36,14 +36,12 @@ from typing import Any
 from deap import base
 from torch import nn
 
-from diswot.data import ImageDataset, TextDataset, load_dataset
-from diswot.data.text import Tokenizer, check_token_ids
-from diswot.errors import BudgetError, DataError, DiswotError, RunDirError
-from diswot.models.checkpoint import Teacher, load_teacher
-from diswot.models.huggingface import teacher_tokenizer
-from diswot.proxies import PROXIES, Aggregate, TeacherContext, parse_aggregate
-from diswot.proxies.cache import ScoreCache, data_fingerprint, teacher_fingerprint
-from diswot.proxies.scoring import scoring_batches
+from diswot.data import ImageDataset, TextDataset
+from diswot.errors import BudgetError, DiswotError, RunDirError
+from diswot.models.checkpoint import Teacher
+from diswot.proxies import PROXIES, Aggregate, parse_aggregate
+from diswot.proxies.cache import ScoreCache
+from diswot.proxies.setup import scoring_setup
 from diswot.search.budget import Budget, format_quantity, measure_latency_ms
 from diswot.search.calibration import (
     DEFAULT_REFERENCE_SIZE,
@@ -59,7 +57,6 @@ from diswot.search_spaces.base import Arch, SearchSpace, get_space
 
 OBJECTIVES = ("flops", "params", "latency_ms")
 RUN_FILE = "run.json"
-DEFAULT_TEACHER = "resnet56"
 
 
 @dataclass
@@ -312,54 +309,6 @@ def _budget_text(budget: Budget) -> str:
     return ", ".join(parts) or "none"
 
 
-def _resolve_teacher(
-    teacher: str | Path | nn.Module | Teacher | None,
-    dataset: ImageDataset | TextDataset,
-    model: str | None,
-    seed: int,
-) -> Teacher:
-    num_classes = dataset.num_classes
-    if isinstance(teacher, Teacher):
-        return teacher
-    if isinstance(teacher, nn.Module):
-        # a module handed over in Python is taken to be trained: it runs in eval mode
-        return Teacher(teacher, type(teacher).__name__, num_classes, source="module")
-    if teacher is None and isinstance(dataset, TextDataset):
-        raise DiswotError(
-            "give a Transformer teacher for text (--teacher CKPT, e.g. from diswot train-teacher)"
-        )
-    return load_teacher(teacher or DEFAULT_TEACHER, num_classes=num_classes, model=model, seed=seed)
-
-
-def _resolve_data(
-    data: ImageDataset | TextDataset | str | None,
-    data_root: str | Path | None,
-    space: SearchSpace,
-    tokenizer: Tokenizer | None = None,
-) -> ImageDataset | TextDataset:
-    """The scoring data; its kind (images or tokens) must be what the space's networks take.
-
-    Text named by ``data`` is tokenised with ``tokenizer`` (a Hugging Face teacher's) when given.
-    """
-    takes_tokens = not space.example_input(1).is_floating_point()
-    if data is None and takes_tokens:
-        raise DataError(
-            f"space {space.name!r} builds Transformers: give text data, e.g. --dataset sst2 --data-root DIR"
-        )
-    dataset = (
-        data
-        if isinstance(data, (ImageDataset, TextDataset))
-        else load_dataset(data or "sample", data_root, tokenizer=tokenizer)
-    )
-    if isinstance(dataset, TextDataset) != takes_tokens:
-        kind = ("token", "image") if takes_tokens else ("image", "text")
-        raise DataError(f"space {space.name!r} takes {kind[0]} inputs; {kind[1]} data cannot score it")
-    vocab_size = getattr(space, "vocab_size", None)
-    if isinstance(dataset, TextDataset) and vocab_size is not None:
-        check_token_ids(dataset, vocab_size, f"space {space.name!r}")
-    return dataset
-
-
 def _check_proxy(proxy: str, record: Sequence[str]) -> tuple[list[str], Aggregate | None]:
     """The fitness's name, then every other proxy to record, and the fitness's calibrated
     aggregate if it is one (whose members are then recorded first)."""
@@ -419,7 +368,8 @@ def search(
     Args:
         space: a registered space name or a :class:`SearchSpace` instance (custom spaces work).
         teacher: a model name (random init from ``proxy_seed``), a checkpoint path, a
-            :class:`Teacher`, or a trained ``nn.Module``; ``None`` is a random-init ResNet-56.
+            :class:`Teacher`, or a trained ``nn.Module``; ``None`` is a random-init
+            :data:`~diswot.proxies.setup.DEFAULT_TEACHER` (ResNet-56) for image data, and an error for text.
             Only loaded when a proxy needs one. ``teacher_model`` names the architecture of a bare state_dict.
         data: an :class:`ImageDataset` or :class:`TextDataset` (Transformer spaces), a dataset
             name (with ``data_root``), or ``None`` for the embedded 300-image CIFAR-10 sample.
@@ -465,21 +415,16 @@ def search(
     scored_names = proxy_names[1:] if aggregate else proxy_names  # registered proxies only
     if aggregate:
         check_reference_size(reference_size)
-    needs_teacher = any(PROXIES.get(n).needs_teacher for n in scored_names)
 
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         _check_run_dir(out_dir, resume)
-    tokenizer = teacher_tokenizer(teacher)  # a Hugging Face teacher's own token ids
-    dataset = _resolve_data(data, data_root, space_obj, tokenizer)
     proxy_seed = seed if proxy_seed is None else proxy_seed
-    batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
-    teacher_obj: Teacher | None = None
-    contexts: list[TeacherContext | None] = [None] * len(batches)
-    if needs_teacher:
-        teacher_obj = _resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
-        teacher_obj.model.to(device)
-        contexts = [TeacherContext(teacher_obj.model, b, pretrained=teacher_obj.pretrained) for b in batches]
+    setup = scoring_setup(
+        space_obj, data, teacher, scored_names, batch_size=batch_size, num_batches=num_batches,
+        proxy_seed=proxy_seed, device=device, data_root=data_root, teacher_model=teacher_model,
+    )  # fmt: skip
+    dataset = setup.dataset
     truth = None
     if ground_truth is not None:
         from diswot.bench.ground_truth import read_ground_truth
@@ -493,18 +438,12 @@ def search(
     # fail on an impossible budget before anything is written
     _sample_within(space_obj, costs, budget, random.Random(seed), 200)
 
-    teacher_key = "none"
-    if teacher_obj is not None:
-        spec = teacher or DEFAULT_TEACHER
-        teacher_key = teacher_fingerprint(
-            spec if isinstance(spec, (str, Path)) else teacher_obj.model, proxy_seed
-        )
     config = {
         "space": space_obj.name, "space_repr": repr(space_obj), "proxy": proxy, "record": proxy_names[1:],
         "strategy": strategy, "params": asdict(params), "objective": objective, "budget": budget.to_dict(),
         "evaluations": evaluations, "time_budget_s": time_budget_s, "seed": seed, "proxy_seed": proxy_seed,
         "dataset": dataset.name, "num_images": len(dataset), "batch_size": batch_size,
-        "num_batches": num_batches, "teacher": teacher_key, "device": device,
+        "num_batches": num_batches, "teacher": setup.teacher_key, "device": device,
         "proxy_definitions": [PROXIES.get(n).cache_key for n in scored_names],
     }  # fmt: skip
     if aggregate:  # only then: the run ids of other runs stay what they were
@@ -526,21 +465,19 @@ def search(
 
         tmp_dir = Path(tempfile.mkdtemp(prefix="diswot-search-"))
         store_path = tmp_dir / "store.sqlite"
-    data_key = data_fingerprint(dataset, proxy_seed, batch_size, num_batches)
-    run_store = RunStore(store_path, space_obj.name, data_key, teacher_key)
+    run_store = RunStore(store_path, space_obj.name, setup.data_key, setup.teacher_key)
     costs.store = run_store
     recorded = run_store.recorded(run_id)
     run_store.start_run(run_id, config)
 
-    evaluator = Evaluator(space_obj, scored_names, batches, contexts, dataset.num_classes, proxy_seed)
+    evaluator = Evaluator.of(space_obj, setup, scored_names)
     pool = None
     try:
         ledger_scores: ScoreCache | CalibratedScores = run_store.scores
         calibration = None
         if aggregate:
             # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
-            members = Evaluator(space_obj, list(aggregate.members), batches, contexts, dataset.num_classes,
-                                proxy_seed)  # fmt: skip
+            members = Evaluator.of(space_obj, setup, aggregate.members)
             calibration = calibrate(
                 aggregate, space_obj, run_store.scores,
                 lambda: make_executor(executor, members, workers, address), reference_size, progress,

@@ -21,6 +21,7 @@ import torch
 from diswot.errors import DiswotError
 from diswot.proxies.base import Batch, TeacherContext
 from diswot.proxies.scoring import ProxyScorer
+from diswot.proxies.setup import ScoringSetup
 from diswot.registry import Registry
 from diswot.search_spaces.base import SearchSpace
 
@@ -44,6 +45,11 @@ class Evaluator:
 
     def __post_init__(self) -> None:
         self._scorers: list[ProxyScorer] | None = None
+
+    @classmethod
+    def of(cls, space: SearchSpace, setup: ScoringSetup, proxies: Sequence[str]) -> Evaluator:
+        """The evaluator of ``proxies`` on a :class:`ScoringSetup`'s batches and teacher."""
+        return cls(space, list(proxies), setup.batches, setup.contexts, setup.num_classes, setup.proxy_seed)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
