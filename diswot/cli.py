@@ -165,7 +165,7 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from diswot.search import Budget, StrategyParams, search
+    from diswot.search import Budget, SearchConfig, StrategyParams, search
 
     budget = Budget.parse(
         max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
@@ -174,7 +174,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     params = StrategyParams(
         population=args.population, tournament=args.tournament, proposals_per_step=args.proposals_per_step
     )
-    result = search(
+    config = SearchConfig(
         args.space, teacher=args.teacher, data=args.dataset, proxy=args.proxy, budget=budget,
         strategy=args.strategy, evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed,
         proxy_seed=args.proxy_seed,
@@ -185,6 +185,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         ground_truth=args.ground_truth, gt_column=args.gt_column, top_k=args.top_k, plots=not args.no_plots,
         reference_size=args.reference_size,
     )  # fmt: skip
+    result = search(config=config)
     truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
     print(
         f"best {result.proxy}={result.score:.6g}  {result.arch}\n"

@@ -4,8 +4,10 @@
 """
 
 from diswot.search.budget import Budget, measure_latency_ms, parse_quantity
-from diswot.search.engine import SearchResult, search
+from diswot.search.config import SearchConfig
+from diswot.search.engine import search
 from diswot.search.executors import EXECUTORS, Evaluator, make_executor
+from diswot.search.result import SearchResult, Student
 from diswot.search.store import Evaluation, RunStore
 from diswot.search.strategies import STRATEGIES, Candidate, StrategyParams, pareto_front
 
@@ -17,8 +19,10 @@ __all__ = [
     "Evaluation",
     "Evaluator",
     "RunStore",
+    "SearchConfig",
     "SearchResult",
     "StrategyParams",
+    "Student",
     "make_executor",
     "measure_latency_ms",
     "pareto_front",

@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diswot.search.result import COST_COLUMNS
+
 if TYPE_CHECKING:
-    from diswot.search.engine import SearchResult
+    from diswot.search.result import SearchResult
     from diswot.search.store import Evaluation
 
 
@@ -26,7 +28,7 @@ def _write_evaluations(path: Path, rows: list[Evaluation], truth: dict[str, floa
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        costs = ["params", "flops", "latency_ms"]
+        costs = list(COST_COLUMNS)
         # the params/flops proxies (e.g. members of an aggregate) must not repeat a cost's column name
         named = [f"{p}_proxy" if p in costs else p for p in proxies]
         header = ["eval_index", "generation", "arch", "score", *named, *costs]
