@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from diswot.bench.correlation import correlations
-from diswot.bench.ground_truth import GroundTruth, read_ground_truth, table_header
 from diswot.bench.metrics import (
     CORRELATIONS,
     ProtocolConfig,
@@ -30,6 +29,7 @@ from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import Evaluator, SerialExecutor
 from diswot.search_spaces import get_space
+from diswot.search_spaces.ground_truth import GroundTruth, read_ground_truth, table_header
 
 
 @dataclass

@@ -166,7 +166,7 @@ def _read_truth(cfg: SearchConfig, space: SearchSpace) -> dict[str, float] | Non
     """The ground-truth column asked for (``None`` without ``ground_truth``)."""
     if cfg.ground_truth is None:
         return None
-    from diswot.bench.ground_truth import read_ground_truth
+    from diswot.search_spaces.ground_truth import read_ground_truth
 
     table = read_ground_truth(cfg.ground_truth, space, [cfg.gt_column] if cfg.gt_column else None)
     return table.values[cfg.gt_column or table.columns[0]]

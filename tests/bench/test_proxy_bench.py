@@ -57,9 +57,9 @@ def test_bench_on_text_without_a_text_teacher_is_one_clear_line(tmp_path, shared
 
 
 def test_ground_truth_reader_formats(tmp_path, nb201_table):
-    from diswot.bench.ground_truth import read_ground_truth
     from diswot.errors import DataError
     from diswot.search_spaces import get_space
+    from diswot.search_spaces.ground_truth import read_ground_truth
 
     space = get_space("nb201")
     table = read_ground_truth(nb201_table, space, ["CIFAR10TestAccuracy200Epochs"])
