@@ -27,7 +27,7 @@ from diswot.proxies.cache import ScoreCache
 from diswot.proxies.setup import scoring_setup
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
-from diswot.search.executors import Evaluator, SerialExecutor
+from diswot.search.executors import ScoringJob, SerialExecutor
 from diswot.search_spaces import get_space
 from diswot.search_spaces.ground_truth import GroundTruth, read_ground_truth, table_header
 
@@ -111,7 +111,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, setup.data_key, setup.teacher_key)
-    evaluators: dict[frozenset[str], Evaluator] = {}  # one per set of proxies missing from the cache
+    jobs: dict[frozenset[str], ScoringJob] = {}  # one per set of proxies missing from the cache
     values: dict[str, list[float]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     try:
@@ -119,9 +119,9 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
             known = cache.get(key, names)
             missing = frozenset(n for n in names if n not in known)
             if missing:
-                if missing not in evaluators:
-                    evaluators[missing] = Evaluator.of(space, setup, [n for n in names if n in missing])
-                fresh = evaluators[missing].evaluate([key])[0]
+                if missing not in jobs:
+                    jobs[missing] = ScoringJob.of(space, setup, [n for n in names if n in missing])
+                fresh = jobs[missing].score([key])[0]
                 cache.put(key, fresh)
                 known.update(fresh)
             for n in names:
@@ -130,7 +130,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         cache_hits = cache.hits
         calibrations = {
             a.name: calibrate(
-                a, space, cache, lambda a=a: SerialExecutor(Evaluator.of(space, setup, a.members)),
+                a, space, cache, lambda a=a: SerialExecutor(ScoringJob.of(space, setup, a.members)),
                 cfg.reference_size, cfg.progress,
             )
             for a in aggregates if a.calibrated

@@ -51,7 +51,7 @@ from diswot.search.calibration import (
 )
 from diswot.search.config import SearchConfig
 from diswot.search.costs import CostModel, mutate_within, sample_within
-from diswot.search.executors import EXECUTORS, Evaluator, make_executor
+from diswot.search.executors import EXECUTORS, ScoringJob, make_executor
 from diswot.search.ledger import EvaluationLedger, StrategyContext, cost_of
 from diswot.search.result import SearchResult
 from diswot.search.rundir import RunDir, run_id_of
@@ -107,21 +107,21 @@ def _run(cfg: SearchConfig) -> SearchResult:
     recorded = run_store.recorded(run_id)
     run_store.start_run(run_id, config)
 
-    evaluator = Evaluator.of(space, setup, scored_names)
+    job = ScoringJob.of(space, setup, scored_names)
     pool = None
     try:
         scores: ScoreCache | CalibratedScores = run_store.scores
         calibration = None
         if aggregate:
             # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
-            members = Evaluator.of(space, setup, aggregate.members)
+            members = ScoringJob.of(space, setup, aggregate.members)
             calibration = calibrate(
                 aggregate, space, run_store.scores,
                 lambda: make_executor(cfg.executor, members, cfg.workers, cfg.address), cfg.reference_size,
                 cfg.progress,
             )  # fmt: skip
             scores = CalibratedScores(run_store.scores, calibration)
-        pool = make_executor(cfg.executor, evaluator, cfg.workers, cfg.address)
+        pool = make_executor(cfg.executor, job, cfg.workers, cfg.address)
         ledger = EvaluationLedger(
             space=space, costs=costs, store=run_store, scores=scores, run_id=run_id,
             executor=pool if calibration is None else CalibratedExecutor(pool, calibration),

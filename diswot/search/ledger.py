@@ -20,7 +20,7 @@ from diswot.errors import RunDirError
 from diswot.proxies.cache import ScoreCache
 from diswot.search.calibration import CalibratedScores
 from diswot.search.costs import CostModel
-from diswot.search.store import Evaluation, RunStore
+from diswot.search.store import EvaluationRecord, RunStore
 from diswot.search.strategies import Candidate, ScoreCostFitness
 from diswot.search_spaces.base import Arch, SearchSpace
 
@@ -38,7 +38,7 @@ class EvaluationLedger:
         run_id: str,
         executor: Any,
         proxies: Sequence[str],
-        recorded: dict[int, Evaluation],
+        recorded: dict[int, EvaluationRecord],
         limit: int,
         time_budget_s: float | None,
         objective: str,
@@ -48,8 +48,8 @@ class EvaluationLedger:
         self.executor, self.recorded = executor, recorded
         self.proxies, self.proxy = list(proxies), proxies[0]
         self.limit, self.time_budget_s, self.objective = limit, time_budget_s, objective
-        self.history: list[Evaluation] = []
-        self.by_key: dict[str, Evaluation] = {}
+        self.history: list[EvaluationRecord] = []
+        self.by_key: dict[str, EvaluationRecord] = {}
         self.cache_hits = 0
         self.best_score = float("-inf")  # for the progress bar
         self.duplicates = 0
@@ -79,7 +79,7 @@ class EvaluationLedger:
         return len(self.history) >= self.limit or self.out_of_time or self.stale_proposals > 2000
 
     # the evaluate operator --------------------------------------------------------------------
-    def candidate(self, evaluation: Evaluation, arch: Arch) -> Candidate:
+    def candidate(self, evaluation: EvaluationRecord, arch: Arch) -> Candidate:
         cost = cost_of(evaluation, self.objective)
         return Candidate(arch, evaluation.arch, ScoreCostFitness((evaluation.score, cost)))
 
@@ -136,7 +136,7 @@ class EvaluationLedger:
                 values = {n: v for n, (v, _ms) in (cached[key] if was_cached else computed[key]).items()}
                 params, flops = self.costs.cost(arch, key)
                 latency = self.costs.latency(arch, key) if self.costs.measure_latency else None
-                evaluation = Evaluation(
+                evaluation = EvaluationRecord(
                     len(self.history), key, values[self.proxy], values, params, flops, latency,
                     self.generation, self.elapsed(), was_cached,
                 )  # fmt: skip
@@ -159,6 +159,6 @@ class StrategyContext:
         return self._evaluations.exhausted
 
 
-def cost_of(evaluation: Evaluation, objective: str) -> float:
+def cost_of(evaluation: EvaluationRecord, objective: str) -> float:
     """The evaluation's value of the cost objective (``flops``, ``params`` or ``latency_ms``)."""
     return float(getattr(evaluation, objective) or 0.0)

@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from diswot.errors import DiswotError
-from diswot.search.store import Evaluation
+from diswot.search.store import EvaluationRecord
 from diswot.search_spaces.base import get_space
 
 #: the cost columns of the evaluation tables (a proxy of the same name is ``<name>_proxy`` there)
@@ -60,9 +60,9 @@ class SearchResult:
     duplicates: int  # proposals of an architecture already proposed, served from the ledger
     isomorphic_duplicates: int  # proposals of a new architecture that is an already-scored network
     wall_s: float
-    history: list[Evaluation] = field(repr=False)
-    top_k: list[Evaluation] = field(repr=False)
-    pareto: list[Evaluation] = field(repr=False)
+    history: list[EvaluationRecord] = field(repr=False)
+    top_k: list[EvaluationRecord] = field(repr=False)
+    pareto: list[EvaluationRecord] = field(repr=False)
     out: Path | None = None
     space_options: dict[str, Any] = field(default_factory=dict)  # those differing from the default
 
@@ -111,15 +111,17 @@ class SearchResult:
         return cls(**summary)
 
 
-def _summary_rows(saved: dict[str, Any], key: str) -> list[Evaluation]:
+def _summary_rows(saved: dict[str, Any], key: str) -> list[EvaluationRecord]:
     """Evaluations from the short rows of ``result.json`` (the fields it does not hold are empty)."""
     return [
-        Evaluation(-1, e["arch"], e["score"], {}, e["params"], e["flops"], e.get("latency_ms"), 0, 0.0, False)
+        EvaluationRecord(
+            -1, e["arch"], e["score"], {}, e["params"], e["flops"], e.get("latency_ms"), 0, 0.0, False
+        )
         for e in saved.get(key, [])
     ]
 
 
-def _read_evaluations(path: Path) -> list[Evaluation] | None:
+def _read_evaluations(path: Path) -> list[EvaluationRecord] | None:
     """The rows of a ``history.csv``-style table (``None`` if the file is absent)."""
     if not path.is_file():
         return None
@@ -131,8 +133,8 @@ def _read_evaluations(path: Path) -> list[Evaluation] | None:
     return [_evaluation_row(r, names) for r in rows]
 
 
-def _evaluation_row(r: dict[str, str], names: dict[str, str]) -> Evaluation:
-    return Evaluation(
+def _evaluation_row(r: dict[str, str], names: dict[str, str]) -> EvaluationRecord:
+    return EvaluationRecord(
         int(r["eval_index"]), r["arch"], float(r["score"]), {n: float(r[c]) for c, n in names.items()},
         float(r["params"]), float(r["flops"]), float(r["latency_ms"]) if r["latency_ms"] else None,
         int(r["generation"]), float(r["wall_s"]), bool(int(r["cached"])),

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS history (
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class EvaluationRecord:
     """One architecture scored by a run: the rows of ``history.csv``."""
 
     eval_index: int
@@ -113,7 +113,7 @@ class RunStore:
                 "UPDATE runs SET status='finished', finished=? WHERE run_id=?", (time.time(), run_id)
             )
 
-    def recorded(self, run_id: str) -> dict[int, Evaluation]:
+    def recorded(self, run_id: str) -> dict[int, EvaluationRecord]:
         """The evaluations a (possibly killed) run already committed, by index."""
         rows = self.conn.execute(
             "SELECT eval_index, arch, score, proxies, params, flops, latency_ms, generation, wall_s, cached "
@@ -121,11 +121,13 @@ class RunStore:
             (run_id,),
         ).fetchall()
         return {
-            r[0]: Evaluation(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+            r[0]: EvaluationRecord(
+                r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], bool(r[9])
+            )
             for r in rows
         }
 
-    def record(self, run_id: str, evaluation: Evaluation) -> None:
+    def record(self, run_id: str, evaluation: EvaluationRecord) -> None:
         e = evaluation
         with self.conn:
             self.conn.execute(

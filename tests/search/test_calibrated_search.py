@@ -14,7 +14,7 @@ from diswot.proxies import Calibration, parse_aggregate
 from diswot.proxies.cache import data_fingerprint
 from diswot.search import EXECUTORS, RunStore, StrategyParams, search
 from diswot.search.calibration import reference_keys
-from diswot.search.executors import Evaluator, SerialExecutor
+from diswot.search.executors import ScoringJob, SerialExecutor
 from diswot.search_spaces import get_space
 
 PROXY = "cal:log:nwot+flops"
@@ -28,13 +28,13 @@ REFERENCE = reference_keys(SPACE, 8)
 def evaluated(monkeypatch):
     """Every architecture key a proxy is computed for, in order."""
     keys: list[str] = []
-    original = Evaluator.evaluate
+    original = ScoringJob.score
 
     def counting(self, batch):
         keys.extend(batch)
         return original(self, batch)
 
-    monkeypatch.setattr(Evaluator, "evaluate", counting)
+    monkeypatch.setattr(ScoringJob, "score", counting)
     return keys
 
 
