@@ -165,7 +165,7 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from diswot.search import Budget, StrategyParams, search
+    from diswot.search import Budget, SearchConfig, StrategyParams, search
 
     budget = Budget.parse(
         max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
@@ -174,7 +174,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     params = StrategyParams(
         population=args.population, tournament=args.tournament, proposals_per_step=args.proposals_per_step
     )
-    result = search(
+    config = SearchConfig(
         args.space, teacher=args.teacher, data=args.dataset, proxy=args.proxy, budget=budget,
         strategy=args.strategy, evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed,
         proxy_seed=args.proxy_seed,
@@ -185,6 +185,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         ground_truth=args.ground_truth, gt_column=args.gt_column, top_k=args.top_k, plots=not args.no_plots,
         reference_size=args.reference_size,
     )  # fmt: skip
+    result = search(config=config)
     truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
     print(
         f"best {result.proxy}={result.score:.6g}  {result.arch}\n"
@@ -223,9 +224,14 @@ def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--data-root", default=None, help="folder holding the dataset")
 
 
-def _add_teacher_args(p: argparse.ArgumentParser, default: str | None = "resnet56") -> None:
-    p.add_argument("--teacher", default=default, required=default is None,
-                   help="checkpoint file, Hugging Face folder, or model name (random init)")  # fmt: skip
+def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    from diswot.proxies.setup import DEFAULT_TEACHER
+
+    default = "" if required else f" (default: {DEFAULT_TEACHER} for images; text needs one)"
+    p.add_argument(
+        "--teacher", default=None, required=required,
+        help=f"checkpoint file, Hugging Face folder, or model name (random init){default}",
+    )  # fmt: skip
     p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
 
 
@@ -397,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_teacher)
 
     p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
-    _add_teacher_args(p, default=None)
+    _add_teacher_args(p, required=True)
     p.add_argument("--student", action="append", required=True,
                    help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
     p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diswot.bench.cache import ScoreCache
 from diswot.bench.correlation import correlations
-from diswot.bench.ground_truth import GroundTruth, read_ground_truth, table_header
 from diswot.bench.metrics import (
     CORRELATIONS,
     ProtocolConfig,
@@ -23,16 +21,15 @@ from diswot.bench.metrics import (
     noise_ceiling,
     protocol_report,
 )
-from diswot.data import load_dataset
 from diswot.errors import BudgetError, DataError, DiswotError
-from diswot.models import load_teacher
-from diswot.models.huggingface import teacher_tokenizer
-from diswot.proxies import ProxyScorer, TeacherContext, resolve_proxies
-from diswot.proxies.scoring import data_fingerprint, scoring_batches, teacher_fingerprint
+from diswot.proxies import resolve_proxies
+from diswot.proxies.cache import ScoreCache
+from diswot.proxies.setup import scoring_setup
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
-from diswot.search.executors import Evaluator, SerialExecutor
+from diswot.search.executors import ScoringJob, SerialExecutor
 from diswot.search_spaces import get_space
+from diswot.search_spaces.ground_truth import GroundTruth, read_ground_truth, table_header
 
 
 @dataclass
@@ -48,7 +45,7 @@ class ProxyBenchConfig:
     data_root: str | None = None
     batch_size: int = 64
     num_batches: int = 1
-    teacher: str = "resnet56"
+    teacher: str | None = None  # None: diswot.proxies.setup.DEFAULT_TEACHER for image data
     teacher_model: str | None = None
     device: str = "cpu"
     cache: str | None = None
@@ -107,21 +104,14 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     flops = np.array([costs[k].flops for k in archs], dtype=float)
     params = np.array([costs[k].params for k in archs], dtype=float)
     bands = budget_bands(flops, cfg.protocol.budget_bands)  # too few archs fail before scoring
-    data = load_dataset(cfg.dataset, cfg.data_root, tokenizer=teacher_tokenizer(cfg.teacher))
-    batches = scoring_batches(data, cfg.batch_size, cfg.num_batches, cfg.seed, cfg.device)
-    contexts: list[TeacherContext | None] = [None] * len(batches)
-    if any(s.needs_teacher for s in specs):
-        teacher = load_teacher(
-            cfg.teacher, num_classes=data.num_classes, model=cfg.teacher_model, seed=cfg.seed
-        )
-        teacher.model.to(cfg.device)
-        contexts = [TeacherContext(teacher.model, b, pretrained=teacher.pretrained) for b in batches]
+    setup = scoring_setup(
+        space, cfg.dataset, cfg.teacher, names, batch_size=cfg.batch_size, num_batches=cfg.num_batches,
+        proxy_seed=cfg.seed, device=cfg.device, data_root=cfg.data_root, teacher_model=cfg.teacher_model,
+    )  # fmt: skip
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    data_key = data_fingerprint(data, cfg.seed, cfg.batch_size, cfg.num_batches)
-    teacher_key = teacher_fingerprint(cfg.teacher, cfg.seed)
-    cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, data_key, teacher_key)
-    scorers: dict[frozenset[str], list[ProxyScorer]] = {}
+    cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, setup.data_key, setup.teacher_key)
+    jobs: dict[frozenset[str], ScoringJob] = {}  # one per set of proxies missing from the cache
     values: dict[str, list[float]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     try:
@@ -129,17 +119,9 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
             known = cache.get(key, names)
             missing = frozenset(n for n in names if n not in known)
             if missing:
-                if missing not in scorers:
-                    ordered = [n for n in names if n in missing]
-                    scorers[missing] = [
-                        ProxyScorer(ordered, b, c, cfg.seed) for b, c in zip(batches, contexts, strict=True)
-                    ]
-                arch = space.decode(key)
-                runs = [s.score_arch(space, arch, data.num_classes) for s in scorers[missing]]
-                fresh = {
-                    n: (float(np.mean([r[n].value for r in runs])), float(sum(r[n].ms for r in runs)))
-                    for n in missing
-                }
+                if missing not in jobs:
+                    jobs[missing] = ScoringJob.of(space, setup, [n for n in names if n in missing])
+                fresh = jobs[missing].score([key])[0]
                 cache.put(key, fresh)
                 known.update(fresh)
             for n in names:
@@ -148,9 +130,8 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         cache_hits = cache.hits
         calibrations = {
             a.name: calibrate(
-                a, space, cache, lambda a=a: SerialExecutor(
-                    Evaluator(space, list(a.members), batches, contexts, data.num_classes, cfg.seed)
-                ), cfg.reference_size, cfg.progress,
+                a, space, cache, lambda a=a: SerialExecutor(ScoringJob.of(space, setup, a.members)),
+                cfg.reference_size, cfg.progress,
             )
             for a in aggregates if a.calibrated
         }  # fmt: skip
@@ -171,11 +152,11 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         "skipped_without_ground_truth": skipped,
         "outside_budget": sampled - len(archs),
         "ground_truth": {"file": truth.source, "columns": columns, "primary": primary},
-        "dataset": data.name,
+        "dataset": setup.dataset.name,
         "batch_size": cfg.batch_size,
         "num_batches": cfg.num_batches,
         "seed": cfg.seed,
-        "teacher": cfg.teacher if any(s.needs_teacher for s in specs) else None,
+        "teacher": setup.teacher_name,
         "cache_hits": cache_hits,
         "reference_size": cfg.reference_size if calibrations else None,
         "proxies": {},

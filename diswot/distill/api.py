@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
 from diswot.errors import DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, build_model, load_teacher
 from diswot.models.huggingface import teacher_tokenizer
+from diswot.search.result import SearchResult, Student
 
 
 def load_split(
@@ -48,17 +48,12 @@ def load_split(
     return train, test
 
 
-def student_specs(student: str, top_k: int = 1) -> list[str]:
-    """Model specs from ``SPACE:ARCH``, a zoo name, or a search's ``result.json`` (its top-k)."""
+def student_specs(student: str, top_k: int = 1) -> list[str | Student]:
+    """The students named by ``SPACE:ARCH`` or a zoo name (kept as the spec), or the top-k of a
+    search's ``result.json`` (as :class:`Student` objects carrying the options of the space searched)."""
     path = Path(student)
     if path.suffix == ".json":
-        if not path.is_file():
-            raise DiswotError(f"student file {path} does not exist")
-        result = json.loads(path.read_text())
-        if "space" not in result or "arch" not in result:
-            raise DiswotError(f"{path} is not a search result.json (it lacks 'space' and 'arch')")
-        archs = [e["arch"] for e in result.get("top_k", [])][:top_k] or [result["arch"]]
-        return [f"{result['space']}:{arch}" for arch in archs]
+        return list(SearchResult.load(path).students(top_k))
     if top_k != 1:
         raise DiswotError("--top-k needs a search result.json as --student")
     return [student]
@@ -86,7 +81,7 @@ def _check_out(out: Path, resume: bool) -> None:
 
 def distill(
     teacher: str | Path | Teacher,
-    students: Sequence[str],
+    students: Sequence[str | Student],
     distillers: str = "kd",
     *,
     dataset: str | ImageDataset = "sample",
@@ -99,7 +94,10 @@ def distill(
     teacher_model: str | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Distill ``teacher`` into every student spec at once (one teacher pass per batch).
+    """Distill ``teacher`` into every student at once (one teacher pass per batch).
+
+    A student is a model spec (a zoo name or ``SPACE:ARCH``) or a :class:`Student` from a search
+    result (built in the options of the space searched).
 
     Each student trains in ``out`` (one student) or ``out/<name>/`` (several) and leaves
     ``model.pt`` (a checkpoint usable as ``--teacher``), ``last.pt`` (for ``resume``),
@@ -120,10 +118,14 @@ def distill(
             else load_teacher(teacher, num_classes=train.num_classes, model=teacher_model, seed=recipe.seed)
         )
     runs = []
-    for i, spec in enumerate(students):
+    for i, student in enumerate(students):
+        spec = student if isinstance(student, str) else student.spec
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed * 7919 + i)
-            model = build_model(spec, num_classes=train.num_classes)
+            if isinstance(student, str):
+                model = build_model(student, num_classes=train.num_classes)
+            else:
+                model = student.build(num_classes=train.num_classes)
         for split in (train, test) if isinstance(train, TextDataset) else ():
             check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
         run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"

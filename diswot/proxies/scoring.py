@@ -92,32 +92,3 @@ class ProxyScorer:
 def scoring_batches(data, batch_size: int, num_batches: int, seed: int, device: str = "cpu") -> list[Batch]:
     """``num_batches`` class-balanced batches of ``data`` (images or texts), reproducible from ``seed``."""
     return [data.scoring_batch(batch_size, seed=seed + i, device=device) for i in range(num_batches)]
-
-
-def data_fingerprint(data, seed: int, batch_size: int, num_batches: int) -> str:
-    """What identifies the scoring batches in score caches (shared by the bench and the search)."""
-    return f"{data.name}:{seed}:{batch_size}x{num_batches}"
-
-
-def teacher_fingerprint(spec: str | nn.Module, seed: int = 0) -> str:
-    """What identifies a teacher in score caches: a checkpoint's content hash, else its name
-    and initialisation seed."""
-    import hashlib
-    from pathlib import Path
-
-    if isinstance(spec, nn.Module):
-        digest = hashlib.sha1()
-        for name, tensor in spec.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return f"{type(spec).__name__}:{digest.hexdigest()[:16]}"
-    path = Path(spec)
-    if path.is_file():
-        return f"{path.name}:{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
-    if path.is_dir():  # a Hugging Face folder: its config, weights and tokenizer files
-        digest = hashlib.sha1()
-        for file in sorted(f for f in path.rglob("*") if f.is_file()):
-            digest.update(str(file.relative_to(path)).encode())
-            digest.update(file.read_bytes())
-        return f"{path.name}/:{digest.hexdigest()[:16]}"
-    return f"{spec}:random-init:seed{seed}"

@@ -4,9 +4,11 @@
 """
 
 from diswot.search.budget import Budget, measure_latency_ms, parse_quantity
-from diswot.search.engine import SearchResult, search
-from diswot.search.executors import EXECUTORS, Evaluator, make_executor
-from diswot.search.store import Evaluation, RunStore
+from diswot.search.config import SearchConfig
+from diswot.search.engine import search
+from diswot.search.executors import EXECUTORS, ScoringJob, make_executor
+from diswot.search.result import SearchResult, Student
+from diswot.search.store import EvaluationRecord, RunStore
 from diswot.search.strategies import STRATEGIES, Candidate, StrategyParams, pareto_front
 
 __all__ = [
@@ -14,11 +16,13 @@ __all__ = [
     "STRATEGIES",
     "Budget",
     "Candidate",
-    "Evaluation",
-    "Evaluator",
+    "EvaluationRecord",
     "RunStore",
+    "ScoringJob",
+    "SearchConfig",
     "SearchResult",
     "StrategyParams",
+    "Student",
     "make_executor",
     "measure_latency_ms",
     "pareto_front",

@@ -15,7 +15,7 @@ reference sample of the space (:class:`~diswot.proxies.aggregate.Calibration`). 
   a resumed one or ``diswot bench proxies`` sharing the store never scores it again. It costs
   ``size x members`` proxy evaluations the first time, which the progress bar says.
 
-In a search, :class:`CalibratedStore` and :class:`CalibratedExecutor` add the aggregate's value
+In a search, :class:`CalibratedScores` and :class:`CalibratedExecutor` add the aggregate's value
 to every candidate's member scores, so the engine's ledger treats it like any proxy.
 """
 
@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from diswot.bench.cache import ScoreCache
 from diswot.errors import DiswotError
 from diswot.proxies.aggregate import Aggregate, Calibration
+from diswot.proxies.cache import ScoreCache
 from diswot.search.executors import Executor, Scores
 from diswot.search_spaces.base import SearchSpace
 
@@ -104,22 +103,19 @@ def with_aggregate(calibration: Calibration, scores: Scores) -> Scores:
     return {calibration.name: (value, sum(scores[m][1] for m in members)), **scores}
 
 
-class CalibratedStore:
-    """A run store through which a calibrated aggregate reads like a stored proxy: ``get`` adds it
-    when every member is stored, ``put`` stores the members only (the aggregate is derived)."""
+class CalibratedScores:
+    """A score cache through which a calibrated aggregate reads like a stored proxy: ``get`` adds
+    it when every member is stored, ``put`` stores the members only (the aggregate is derived)."""
 
-    def __init__(self, store: ScoreCache, calibration: Calibration) -> None:
-        self.store, self.calibration = store, calibration
+    def __init__(self, scores: ScoreCache, calibration: Calibration) -> None:
+        self.scores, self.calibration = scores, calibration
 
     def get(self, arch: str, proxies: Sequence[str]) -> Scores:
-        found = self.store.get(arch, [p for p in proxies if p != self.calibration.name])
+        found = self.scores.get(arch, [p for p in proxies if p != self.calibration.name])
         return with_aggregate(self.calibration, found)
 
     def put(self, arch: str, results: Scores) -> None:
-        self.store.put(arch, {p: v for p, v in results.items() if p != self.calibration.name})
-
-    def __getattr__(self, name: str) -> Any:  # history, costs, runs: the store's own
-        return getattr(self.store, name)
+        self.scores.put(arch, {p: v for p, v in results.items() if p != self.calibration.name})
 
 
 class CalibratedExecutor:

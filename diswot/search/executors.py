@@ -1,7 +1,7 @@
 """Where candidates are scored: in this process, in local worker processes, or on Ray.
 
 Every executor exposes the same ``map(keys) -> scores``; the search calls it once per batch
-of proposals and never sees which one runs. The :class:`Evaluator` (space, batches, teacher
+of proposals and never sees which one runs. The :class:`ScoringJob` (space, batches, teacher
 contexts, proxies) is shipped to each worker once, when the worker starts, and a batch of
 proposals is split into one contiguous chunk per worker. Because every architecture is
 initialised from a seed derived from its own key, results do not depend on the executor.
@@ -21,6 +21,7 @@ import torch
 from diswot.errors import DiswotError
 from diswot.proxies.base import Batch, TeacherContext
 from diswot.proxies.scoring import ProxyScorer
+from diswot.proxies.setup import ScoringSetup
 from diswot.registry import Registry
 from diswot.search_spaces.base import SearchSpace
 
@@ -28,7 +29,7 @@ Scores = dict[str, tuple[float, float]]  # proxy -> (value, milliseconds)
 
 
 @dataclass
-class Evaluator:
+class ScoringJob:
     """Scores architecture keys with ``proxies`` on every batch (mean over batches).
 
     Holds the teacher's side once per batch (:class:`TeacherContext`); picklable, so it can
@@ -45,6 +46,11 @@ class Evaluator:
     def __post_init__(self) -> None:
         self._scorers: list[ProxyScorer] | None = None
 
+    @classmethod
+    def of(cls, space: SearchSpace, setup: ScoringSetup, proxies: Sequence[str]) -> ScoringJob:
+        """The job of ``proxies`` on a :class:`ScoringSetup`'s batches and teacher."""
+        return cls(space, list(proxies), setup.batches, setup.contexts, setup.num_classes, setup.proxy_seed)
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_scorers"] = None  # rebuilt on the worker, cheaply
@@ -58,7 +64,7 @@ class Evaluator:
             ]
         return self._scorers
 
-    def evaluate(self, keys: Sequence[str]) -> list[Scores]:
+    def score(self, keys: Sequence[str]) -> list[Scores]:
         results = []
         for key in keys:
             arch = self.space.decode(key)
@@ -76,7 +82,7 @@ class Evaluator:
 
 
 class Executor(Protocol):
-    """Runs :meth:`Evaluator.evaluate` over a list of keys, preserving order."""
+    """Runs :meth:`ScoringJob.score` over a list of keys, preserving order."""
 
     workers: int
 
@@ -98,30 +104,30 @@ def chunks(keys: Sequence[str], parts: int) -> list[list[str]]:
 
 @EXECUTORS.register("serial", "score in this process, one candidate after another")
 class SerialExecutor:
-    def __init__(self, evaluator: Evaluator, workers: int = 1, address: str | None = None) -> None:
+    def __init__(self, job: ScoringJob, workers: int = 1, address: str | None = None) -> None:
         if address:
             raise DiswotError("--address is for --executor ray only")
-        self.evaluator, self.workers = evaluator, 1
+        self.job, self.workers = job, 1
 
     def map(self, keys: Sequence[str]) -> list[Scores]:
-        return self.evaluator.evaluate(keys)
+        return self.job.score(keys)
 
     def close(self) -> None:
         pass
 
 
-_WORKER_EVALUATOR: Evaluator | None = None
+_WORKER_JOB: ScoringJob | None = None
 
 
-def _init_process_worker(evaluator: Evaluator, threads: int) -> None:
-    global _WORKER_EVALUATOR
+def _init_process_worker(job: ScoringJob, threads: int) -> None:
+    global _WORKER_JOB
     torch.set_num_threads(threads)
-    _WORKER_EVALUATOR = evaluator
+    _WORKER_JOB = job
 
 
 def _evaluate_in_process(keys: list[str]) -> list[Scores]:
-    assert _WORKER_EVALUATOR is not None, "worker was not initialised"
-    return _WORKER_EVALUATOR.evaluate(keys)
+    assert _WORKER_JOB is not None, "worker was not initialised"
+    return _WORKER_JOB.score(keys)
 
 
 def _threads_per_worker(workers: int) -> int:
@@ -130,7 +136,7 @@ def _threads_per_worker(workers: int) -> int:
 
 @EXECUTORS.register("processes", "score in local worker processes (one chunk of each batch per worker)")
 class ProcessExecutor:
-    def __init__(self, evaluator: Evaluator, workers: int = 2, address: str | None = None) -> None:
+    def __init__(self, job: ScoringJob, workers: int = 2, address: str | None = None) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -142,7 +148,7 @@ class ProcessExecutor:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_process_worker,
-            initargs=(evaluator, _threads_per_worker(workers)),
+            initargs=(job, _threads_per_worker(workers)),
         )
 
     def map(self, keys: Sequence[str]) -> list[Scores]:
@@ -155,10 +161,10 @@ class ProcessExecutor:
 
 @EXECUTORS.register("ray", "score on Ray actors: a local Ray instance, or a cluster with --address")
 class RayExecutor:
-    """One Ray actor per worker; the evaluator goes to the object store once and each actor
+    """One Ray actor per worker; the job goes to the object store once and each actor
     receives it when it starts."""
 
-    def __init__(self, evaluator: Evaluator, workers: int = 2, address: str | None = None) -> None:
+    def __init__(self, job: ScoringJob, workers: int = 2, address: str | None = None) -> None:
         try:
             import ray
         except ImportError:
@@ -178,12 +184,12 @@ class RayExecutor:
             except ConnectionError as exc:
                 raise DiswotError(f"cannot reach the Ray cluster at {address!r}: {exc}") from exc
         actor_class = ray.remote(num_cpus=1)(_RayWorker)
-        evaluator_ref = ray.put(evaluator)
+        job_ref = ray.put(job)
         threads = 1 if address else _threads_per_worker(workers)
-        self.actors = [actor_class.remote(evaluator_ref, threads) for _ in range(workers)]
+        self.actors = [actor_class.remote(job_ref, threads) for _ in range(workers)]
 
     def map(self, keys: Sequence[str]) -> list[Scores]:
-        refs = [a.evaluate.remote(c) for a, c in zip(self.actors, chunks(keys, self.workers), strict=False)]
+        refs = [a.score.remote(c) for a, c in zip(self.actors, chunks(keys, self.workers), strict=False)]
         return [scores for part in self.ray.get(refs) for scores in part]
 
     def close(self) -> None:
@@ -194,16 +200,16 @@ class RayExecutor:
 
 
 class _RayWorker:
-    def __init__(self, evaluator: Evaluator, threads: int) -> None:
+    def __init__(self, job: ScoringJob, threads: int) -> None:
         torch.set_num_threads(threads)
-        self.evaluator = evaluator
+        self.job = job
 
-    def evaluate(self, keys: list[str]) -> list[Scores]:
-        return self.evaluator.evaluate(keys)
+    def score(self, keys: list[str]) -> list[Scores]:
+        return self.job.score(keys)
 
 
-def make_executor(name: str, evaluator: Evaluator, workers: int = 1, address: str | None = None) -> Executor:
+def make_executor(name: str, job: ScoringJob, workers: int = 1, address: str | None = None) -> Executor:
     """The executor registered as ``name`` (``serial``, ``processes``, ``ray``)."""
     if workers < 1:
         raise DiswotError(f"--workers must be at least 1, got {workers}")
-    return EXECUTORS.get(name)(evaluator, workers=workers, address=address)
+    return EXECUTORS.get(name)(job, workers=workers, address=address)

@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diswot.search.result import COST_COLUMNS
+
 if TYPE_CHECKING:
-    from diswot.search.engine import SearchResult
-    from diswot.search.store import Evaluation
+    from diswot.search.result import SearchResult
+    from diswot.search.store import EvaluationRecord
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -21,12 +23,12 @@ def _atomic_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _write_evaluations(path: Path, rows: list[Evaluation], truth: dict[str, float] | None) -> None:
+def _write_evaluations(path: Path, rows: list[EvaluationRecord], truth: dict[str, float] | None) -> None:
     proxies = list(rows[0].proxies) if rows else []
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        costs = ["params", "flops", "latency_ms"]
+        costs = list(COST_COLUMNS)
         # the params/flops proxies (e.g. members of an aggregate) must not repeat a cost's column name
         named = [f"{p}_proxy" if p in costs else p for p in proxies]
         header = ["eval_index", "generation", "arch", "score", *named, *costs]
@@ -75,7 +77,7 @@ def plot_search(result: SearchResult, out: Path, objective: str = "flops") -> No
     fig.savefig(out / "best_score.png")
     plt.close(fig)
 
-    def cost(e: Evaluation) -> float:
+    def cost(e: EvaluationRecord) -> float:
         return float(getattr(e, objective) or 0.0)
 
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=110)

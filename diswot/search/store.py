@@ -1,9 +1,11 @@
 """The search's SQLite store: proxy scores, costs, latencies and each run's history.
 
-Scores are keyed exactly like ``diswot bench proxies``'s cache (space, arch, proxy, data,
-teacher), so a search reuses a benchmark's scores and vice versa. Every evaluation is one
-committed transaction: a killed run loses at most the batch in flight, and several runs
-(or processes) may share one file, because SQLite serialises the writers.
+The store holds a :class:`~diswot.proxies.cache.ScoreCache` (``scores``), the cache ``diswot
+bench proxies`` keeps too (keyed by space, arch, proxy, data, teacher), so a search reuses a
+benchmark's scores and vice versa; costs, latencies and run histories are tables beside it in
+the same file. Every evaluation is one committed transaction: a killed run loses at most the
+batch in flight, and several runs (or processes) may share one file, because SQLite serialises
+the writers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diswot.bench.cache import ScoreCache
+from diswot.proxies.cache import ScoreCache
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS costs (
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS history (
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class EvaluationRecord:
     """One architecture scored by a run: the rows of ``history.csv``."""
 
     eval_index: int
@@ -53,13 +55,19 @@ class Evaluation:
     cached: bool  # served from the store instead of computed
 
 
-class RunStore(ScoreCache):
-    """Scores (inherited cache) plus costs, latencies and run histories in one SQLite file."""
+class RunStore:
+    """The proxy scores (``scores``, a :class:`ScoreCache`) plus costs, latencies and run
+    histories, in one SQLite file."""
 
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
-        super().__init__(path, space, data_key, teacher_key)
+        self.scores = ScoreCache(path, space, data_key, teacher_key)
+        self.space = space
+        self.conn = self.scores.conn  # one connection: the run's tables live in the cache's file
         self.conn.executescript(SCHEMA)
         self.conn.commit()
+
+    def close(self) -> None:
+        self.scores.close()
 
     # costs ------------------------------------------------------------------------------------
     def get_cost(self, arch: str) -> tuple[float, float] | None:
@@ -105,7 +113,7 @@ class RunStore(ScoreCache):
                 "UPDATE runs SET status='finished', finished=? WHERE run_id=?", (time.time(), run_id)
             )
 
-    def recorded(self, run_id: str) -> dict[int, Evaluation]:
+    def recorded(self, run_id: str) -> dict[int, EvaluationRecord]:
         """The evaluations a (possibly killed) run already committed, by index."""
         rows = self.conn.execute(
             "SELECT eval_index, arch, score, proxies, params, flops, latency_ms, generation, wall_s, cached "
@@ -113,11 +121,13 @@ class RunStore(ScoreCache):
             (run_id,),
         ).fetchall()
         return {
-            r[0]: Evaluation(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+            r[0]: EvaluationRecord(
+                r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], bool(r[9])
+            )
             for r in rows
         }
 
-    def record(self, run_id: str, evaluation: Evaluation) -> None:
+    def record(self, run_id: str, evaluation: EvaluationRecord) -> None:
         e = evaluation
         with self.conn:
             self.conn.execute(

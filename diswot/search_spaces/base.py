@@ -7,6 +7,7 @@ files store and what caches key on.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import random
@@ -116,6 +117,17 @@ class SearchSpace(ABC):
     def enumerate(self) -> Iterator[Arch]:
         """Every architecture, in the space's canonical order."""
         raise DiswotError(f"search space {self.name!r} is not finite and cannot be enumerated")
+
+    def options(self) -> dict[str, Any]:
+        """The constructor options this instance differs in from the registered default, read
+        from the attributes named like ``__init__``'s parameters (``get_space(name, **options)``
+        rebuilds it): e.g. ``{"cells": 3}`` for a shallower NB201."""
+        found = {}
+        for param in inspect.signature(type(self).__init__).parameters.values():
+            value = getattr(self, param.name, param.default)
+            if param.default is not inspect.Parameter.empty and value != param.default:
+                found[param.name] = value
+        return found
 
     def __repr__(self) -> str:
         size = f", size={self.size}" if self.size is not None else ""

@@ -4,13 +4,12 @@ import csv
 
 import pytest
 
-from diswot.bench.cache import ScoreCache
 from diswot.bench.proxy_bench import ProxyBenchConfig, run_proxy_bench
 from diswot.data import load_dataset
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.scoring import data_fingerprint
+from diswot.proxies.cache import ScoreCache, data_fingerprint
 from diswot.search.calibration import reference_keys
-from diswot.search.executors import Evaluator
+from diswot.search.executors import ScoringJob
 from diswot.search_spaces import get_space
 
 CAL = "cal:log:params+flops"
@@ -38,7 +37,7 @@ def test_bench_scores_a_calibrated_aggregate_per_candidate_and_caches_its_refere
         assert float(row[CAL]) == pytest.approx(calibration.score({m: float(row[m]) for m in MEMBERS}))
 
     calls = []
-    monkeypatch.setattr(Evaluator, "evaluate", lambda self, keys: calls.append(keys))
+    monkeypatch.setattr(ScoringJob, "score", lambda self, keys: calls.append(keys))
     again = run_proxy_bench(cfg)  # the reference comes from the cache
     assert calls == [] and again["proxies"][CAL] == report["proxies"][CAL]
 

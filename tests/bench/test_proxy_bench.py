@@ -1,8 +1,10 @@
 import json
+import random
 
 import pytest
 
 from diswot.cli import main
+from diswot.search_spaces import get_space
 
 
 def test_bench_proxies_end_to_end_and_cache(tmp_path, nb201_table, shared_data, capsys):
@@ -40,10 +42,24 @@ def test_bench_bad_input(tmp_path, nb201_table, capsys):
         main([*base, "--ground-truth", str(nb201_table), "--batch-size", "-3"])
 
 
+def test_bench_on_text_without_a_text_teacher_is_one_clear_line(tmp_path, shared_data, capsys):
+    space = get_space("autodistil-tiny")
+    rng = random.Random(0)  # the bench samples its archs from --seed 0: give them all a truth
+    archs = {space.encode(space.sample(rng)) for _ in range(50)}
+    truth = tmp_path / "gt.csv"
+    truth.write_text("arch,accuracy\n" + "".join(f"{a},{i}\n" for i, a in enumerate(sorted(archs))))
+    args = ["bench", "proxies", "--space", "autodistil-tiny", "--ground-truth", str(truth),
+            "--num-archs", "8", "--budget-bands", "2", "--proxies", "nwot,diswot", "--dataset", "sst2",
+            "--data-root", str(shared_data), "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "sst2 is text: give a Transformer teacher" in err and len(err.strip().splitlines()) == 1
+
+
 def test_ground_truth_reader_formats(tmp_path, nb201_table):
-    from diswot.bench.ground_truth import read_ground_truth
     from diswot.errors import DataError
     from diswot.search_spaces import get_space
+    from diswot.search_spaces.ground_truth import read_ground_truth
 
     space = get_space("nb201")
     table = read_ground_truth(nb201_table, space, ["CIFAR10TestAccuracy200Epochs"])
@@ -58,8 +74,8 @@ def test_ground_truth_reader_formats(tmp_path, nb201_table):
 
 
 def test_the_cache_never_serves_scores_of_an_older_proxy_definition(tmp_path):
-    from diswot.bench.cache import ScoreCache
     from diswot.proxies import PROXIES
+    from diswot.proxies.cache import ScoreCache
 
     cache = ScoreCache(tmp_path / "c.sqlite", "nb201", "data", "teacher")
     assert PROXIES.get("diswot").version >= 2 and PROXIES.get("nwot").version == 1

@@ -11,10 +11,10 @@ from diswot.cli import main
 from diswot.data import load_dataset
 from diswot.errors import DiswotError, UnknownNameError
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.scoring import data_fingerprint
+from diswot.proxies.cache import data_fingerprint
 from diswot.search import EXECUTORS, RunStore, StrategyParams, search
 from diswot.search.calibration import reference_keys
-from diswot.search.executors import Evaluator, SerialExecutor
+from diswot.search.executors import ScoringJob, SerialExecutor
 from diswot.search_spaces import get_space
 
 PROXY = "cal:log:nwot+flops"
@@ -28,13 +28,13 @@ REFERENCE = reference_keys(SPACE, 8)
 def evaluated(monkeypatch):
     """Every architecture key a proxy is computed for, in order."""
     keys: list[str] = []
-    original = Evaluator.evaluate
+    original = ScoringJob.score
 
     def counting(self, batch):
         keys.extend(batch)
         return original(self, batch)
 
-    monkeypatch.setattr(Evaluator, "evaluate", counting)
+    monkeypatch.setattr(ScoringJob, "score", counting)
     return keys
 
 
@@ -43,7 +43,7 @@ def calibration_in(store_path, result, proxy_seed: int) -> Calibration:
     data_key = data_fingerprint(load_dataset("sample"), proxy_seed, FAST["batch_size"], 1)
     store = RunStore(store_path, SPACE.name, data_key, "none")
     aggregate = parse_aggregate(result.proxy)
-    known = {k: store.get(k, list(aggregate.members)) for k in REFERENCE}
+    known = {k: store.scores.get(k, list(aggregate.members)) for k in REFERENCE}
     store.close()
     return Calibration(aggregate, {m: [known[k][m][0] for k in REFERENCE] for m in aggregate.members})
 

@@ -317,6 +317,23 @@ def test_bad_input_is_a_clear_error_and_leaves_no_run_dir(tmp_path, capsys, extr
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("teacher", "message"),
+    [
+        ([], "sst2 is text: give a Transformer teacher with --teacher"),  # the default teacher reads images
+        (["--teacher", "resnet20"], "teacher 'resnet20' has no token embedding"),
+    ],
+)
+def test_a_text_search_without_a_text_teacher_is_one_line(tmp_path, capsys, shared_data, teacher, message):
+    out = tmp_path / "run"
+    args = ["search", "--space", "autodistil-tiny", "--dataset", "sst2", "--data-root", str(shared_data),
+            "--evaluations", "2", "--out", str(out), *teacher]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_bad_numbers_in_the_api():
     with pytest.raises(DiswotError, match="evaluations"):
         search("nb201", proxy="params", evaluations=0, **FAST)

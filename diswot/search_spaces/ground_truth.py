@@ -1,4 +1,7 @@
-"""Ground-truth tables: the NB201 CSV layout, or any CSV with an ``arch`` column.
+"""Ground-truth tables of a space: the NB201 CSV layout, or any CSV with an ``arch`` column.
+
+Read by ``diswot bench proxies`` (what proxies are ranked against) and by a search (the true
+accuracy of what it found).
 
 Architecture strings are canonicalised through the space (``decode`` then ``encode``), so a
 table may spell them in any form the space accepts.

@@ -1,4 +1,8 @@
-"""A SQLite cache of proxy scores keyed by (space, arch, proxy, data, teacher).
+"""A SQLite cache of proxy scores keyed by (space, arch, proxy, data, teacher), and the
+fingerprints that key it.
+
+``diswot search`` (its run store holds one) and ``diswot bench proxies`` share this cache: a
+score computed by one is served to the other when space, data, proxy seed and teacher match.
 
 Proxies that never look at the teacher (nwot, synflow, ...) are stored under the teacher key
 ``none``, so runs against different teachers share them.
@@ -10,8 +14,11 @@ several processes may share one file (SQLite serialises the writers).
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
+
+from torch import nn
 
 from diswot.proxies.base import PROXIES
 
@@ -28,6 +35,8 @@ CREATE TABLE IF NOT EXISTS scores (
 
 
 class ScoreCache:
+    """Proxy scores (value, milliseconds) of one space, data and teacher, in a SQLite file."""
+
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,3 +78,29 @@ class ScoreCache:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def data_fingerprint(data, seed: int, batch_size: int, num_batches: int) -> str:
+    """What identifies the scoring batches in score caches (shared by the bench and the search)."""
+    return f"{data.name}:{seed}:{batch_size}x{num_batches}"
+
+
+def teacher_fingerprint(spec: str | nn.Module, seed: int = 0) -> str:
+    """What identifies a teacher in score caches: a checkpoint's content hash, else its name
+    and initialisation seed."""
+    if isinstance(spec, nn.Module):
+        digest = hashlib.sha1()
+        for name, tensor in spec.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return f"{type(spec).__name__}:{digest.hexdigest()[:16]}"
+    path = Path(spec)
+    if path.is_file():
+        return f"{path.name}:{hashlib.sha1(path.read_bytes()).hexdigest()[:16]}"
+    if path.is_dir():  # a Hugging Face folder: its config, weights and tokenizer files
+        digest = hashlib.sha1()
+        for file in sorted(f for f in path.rglob("*") if f.is_file()):
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(file.read_bytes())
+        return f"{path.name}/:{digest.hexdigest()[:16]}"
+    return f"{spec}:random-init:seed{seed}"

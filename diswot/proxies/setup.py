@@ -1,0 +1,150 @@
+"""What proxies score against, set up once for ``diswot search`` and ``diswot bench proxies``.
+
+Both commands score architectures of a space on the same things: the scoring data (tokenised
+with a Hugging Face teacher's own tokenizer when there is one), ``num_batches`` class-balanced
+batches drawn with the proxy seed, the teacher and its side of every batch
+(:class:`TeacherContext`), and the fingerprints that key the shared score cache. Setting them up
+in one place keeps the two commands' scores interchangeable through that cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from diswot.data import ImageDataset, TextDataset, load_dataset
+from diswot.data.text import Tokenizer, check_token_ids
+from diswot.errors import DataError, DiswotError
+from diswot.models.checkpoint import Teacher, load_teacher
+from diswot.models.huggingface import teacher_tokenizer
+from diswot.proxies.base import PROXIES, Batch, TeacherContext
+from diswot.proxies.cache import NO_TEACHER, data_fingerprint, teacher_fingerprint
+from diswot.proxies.scoring import scoring_batches
+from diswot.search_spaces.base import SearchSpace
+
+#: the teacher of image data when none is given: a ResNet-56 (random init from the proxy seed)
+DEFAULT_TEACHER = "resnet56"
+
+TeacherSpec = str | Path | nn.Module | Teacher | None
+DataSpec = ImageDataset | TextDataset | str | None
+
+
+@dataclass
+class ScoringSetup:
+    """The scoring data, batches, teacher and teacher contexts of a run, and its cache keys."""
+
+    dataset: ImageDataset | TextDataset
+    batches: list[Batch]
+    contexts: list[TeacherContext | None]  # one per batch; ``None`` when no proxy needs a teacher
+    teacher: Teacher | None  # loaded only when a proxy needs one
+    teacher_name: str | None  # the teacher as given (or the default), ``None`` when not loaded
+    proxy_seed: int
+    data_key: str  # :func:`data_fingerprint` of the batches
+    teacher_key: str  # :func:`teacher_fingerprint` of the teacher, ``none`` when not loaded
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+
+def scoring_setup(
+    space: SearchSpace,
+    data: DataSpec,
+    teacher: TeacherSpec,
+    proxies: Sequence[str],
+    *,
+    batch_size: int,
+    num_batches: int,
+    proxy_seed: int,
+    device: str = "cpu",
+    data_root: str | Path | None = None,
+    teacher_model: str | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> ScoringSetup:
+    """Load the data and, when one of the registered ``proxies`` needs it, the teacher.
+
+    ``teacher`` is a model name (random init from ``proxy_seed``), a checkpoint file, a Hugging
+    Face folder, a :class:`Teacher` or a trained ``nn.Module``; ``None`` is
+    :data:`DEFAULT_TEACHER` for image data and an error for text. ``tokenizer`` tokenises text data
+    named by ``data`` (default: the Hugging Face teacher's own, if any).
+    """
+    tokenizer = tokenizer or teacher_tokenizer(teacher)
+    dataset = resolve_data(data, data_root, space, tokenizer)
+    batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
+    loaded: Teacher | None = None
+    name: str | None = None
+    teacher_key = NO_TEACHER
+    contexts: list[TeacherContext | None] = [None] * len(batches)
+    if any(PROXIES.get(p).needs_teacher for p in proxies):
+        loaded = resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
+        loaded.model.to(device)
+        contexts = [TeacherContext(loaded.model, b, pretrained=loaded.pretrained) for b in batches]
+        spec = DEFAULT_TEACHER if teacher is None else teacher
+        name = str(spec) if isinstance(spec, (str, Path)) else loaded.spec
+        teacher_key = teacher_fingerprint(spec if isinstance(spec, (str, Path)) else loaded.model, proxy_seed)
+    return ScoringSetup(
+        dataset=dataset, batches=batches, contexts=contexts, teacher=loaded, teacher_name=name,
+        proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
+        teacher_key=teacher_key,
+    )  # fmt: skip
+
+
+def resolve_teacher(
+    teacher: TeacherSpec,
+    dataset: ImageDataset | TextDataset,
+    model: str | None,
+    seed: int,
+) -> Teacher:
+    """The loaded teacher; a text dataset needs a given one that reads tokens."""
+    num_classes = dataset.num_classes
+    if isinstance(teacher, Teacher):
+        loaded = teacher
+    elif isinstance(teacher, nn.Module):
+        # a module handed over in Python is taken to be trained: it runs in eval mode
+        loaded = Teacher(teacher, type(teacher).__name__, num_classes, source="module")
+    elif teacher is None and isinstance(dataset, TextDataset):
+        raise DiswotError(
+            f"{dataset.name} is text: give a Transformer teacher with --teacher CKPT|HF_FOLDER "
+            f"(e.g. from diswot train-teacher); the default teacher {DEFAULT_TEACHER} reads images"
+        )
+    else:
+        loaded = load_teacher(teacher or DEFAULT_TEACHER, num_classes=num_classes, model=model, seed=seed)
+    reads_tokens = any(isinstance(m, nn.Embedding) for m in loaded.model.modules())
+    if isinstance(dataset, TextDataset) and not reads_tokens:
+        raise DataError(
+            f"teacher {loaded.spec!r} has no token embedding, so it cannot read the text of "
+            f"{dataset.name}; give a Transformer teacher (--teacher CKPT|HF_FOLDER)"
+        )
+    return loaded
+
+
+def resolve_data(
+    data: DataSpec,
+    data_root: str | Path | None,
+    space: SearchSpace,
+    tokenizer: Tokenizer | None = None,
+) -> ImageDataset | TextDataset:
+    """The scoring data; its kind (images or tokens) must be what the space's networks take.
+
+    Text named by ``data`` is tokenised with ``tokenizer`` (a Hugging Face teacher's) when given.
+    """
+    takes_tokens = not space.example_input(1).is_floating_point()
+    if data is None and takes_tokens:
+        raise DataError(
+            f"space {space.name!r} builds Transformers: give text data, e.g. --dataset sst2 --data-root DIR"
+        )
+    dataset = (
+        data
+        if isinstance(data, (ImageDataset, TextDataset))
+        else load_dataset(data or "sample", data_root, tokenizer=tokenizer)
+    )
+    if isinstance(dataset, TextDataset) != takes_tokens:
+        kind = ("token", "image") if takes_tokens else ("image", "text")
+        raise DataError(f"space {space.name!r} takes {kind[0]} inputs; {kind[1]} data cannot score it")
+    vocab_size = getattr(space, "vocab_size", None)
+    if isinstance(dataset, TextDataset) and vocab_size is not None:
+        check_token_ids(dataset, vocab_size, f"space {space.name!r}")
+    return dataset
