@@ -6,6 +6,7 @@ import csv
 import sqlite3
 
 import pytest
+from search_probes import CrashingExecutor
 
 from diswot.cli import main
 from diswot.data import load_dataset
@@ -14,7 +15,7 @@ from diswot.proxies import Calibration, parse_aggregate
 from diswot.proxies.cache import data_fingerprint
 from diswot.search import EXECUTORS, RunStore, StrategyParams, search
 from diswot.search.calibration import reference_keys
-from diswot.search.executors import ScoringJob, SerialExecutor
+from diswot.search.executors import ScoringJob
 from diswot.search_spaces import get_space
 
 PROXY = "cal:log:nwot+flops"
@@ -95,16 +96,10 @@ def test_a_second_and_a_resumed_search_never_rescore_the_reference(tmp_path, eva
     assert evaluated == [] and [e.score for e in again.history] == [e.score for e in first.history]
 
 
-class DyingExecutor(SerialExecutor):
+class DyingExecutor(CrashingExecutor):
     """Dies like a killed process on the search's second batch (the reference is 2 batches)."""
 
-    calls = 0
-
-    def map(self, keys):
-        DyingExecutor.calls += 1
-        if DyingExecutor.calls == 4:
-            raise KeyboardInterrupt
-        return super().map(keys)
+    crash_on = 4
 
 
 if "test-dying-calibrated" not in EXECUTORS:
@@ -113,7 +108,6 @@ if "test-dying-calibrated" not in EXECUTORS:
 
 def test_resume_after_a_kill_keeps_the_reference_and_equals_the_whole_run(tmp_path, evaluated):
     whole = search(SPACE, proxy=PROXY, evaluations=10, seed=5, out=tmp_path / "whole", **FAST)
-    DyingExecutor.calls = 0
     with pytest.raises(KeyboardInterrupt):
         search(SPACE, proxy=PROXY, evaluations=10, seed=5, out=tmp_path / "cut",
                executor="test-dying-calibrated", **FAST)  # fmt: skip

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+from search_probes import CrashingExecutor
 
 from diswot.errors import DiswotError, InvalidArchError
 from diswot.search import EXECUTORS, STRATEGIES, StrategyParams, search
@@ -35,18 +36,10 @@ class RecordingExecutor(SerialExecutor):
         return super().map(keys)
 
 
-class CrashingExecutor(SerialExecutor):
+class CrashingOnFourth(CrashingExecutor):
     """Dies like a killed process when asked to score a fourth batch."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batches = 0
-
-    def map(self, keys):
-        self.batches += 1
-        if self.batches == 4:
-            raise KeyboardInterrupt
-        return super().map(keys)
+    crash_on = 4
 
 
 SCRIPT: list[list[str]] = []
@@ -60,7 +53,7 @@ def scripted(ctx, params):
 
 if "test-dedup-recording" not in EXECUTORS:
     EXECUTORS.register("test-dedup-recording", "test probe")(RecordingExecutor)
-    EXECUTORS.register("test-dedup-crashing", "test probe")(CrashingExecutor)
+    EXECUTORS.register("test-dedup-crashing", "test probe")(CrashingOnFourth)
     STRATEGIES.register("test-scripted", "test probe")(scripted)
 
 

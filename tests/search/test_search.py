@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+from search_probes import CrashingExecutor
 from torch import nn
 
 import diswot
@@ -126,20 +127,6 @@ class CountingExecutor(SerialExecutor):
 
     def map(self, keys):
         CountingExecutor.calls.append(len(keys))
-        return super().map(keys)
-
-
-class CrashingExecutor(SerialExecutor):
-    """Dies like a killed process on its third batch."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.batches = 0
-
-    def map(self, keys):
-        self.batches += 1
-        if self.batches == 3:
-            raise KeyboardInterrupt
         return super().map(keys)
 
 
