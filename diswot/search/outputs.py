@@ -5,10 +5,11 @@ Each file is written to a temporary name and renamed, so a reader never sees hal
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from diswot.search.result import COST_COLUMNS
 
@@ -23,23 +24,38 @@ def _atomic_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _write_evaluations(path: Path, rows: list[EvaluationRecord], truth: dict[str, float] | None) -> None:
+def evaluations_frame(rows: list[EvaluationRecord], truth: dict[str, float] | None = None) -> pd.DataFrame:
+    """The evaluations as a table: one row each, one column per proxy, the costs, the timing
+    and (with ``truth``) the true accuracy; what ``history.csv``, ``topk.csv`` and ``pareto.csv`` hold."""
     proxies = list(rows[0].proxies) if rows else []
+    # the params/flops proxies (e.g. members of an aggregate) must not repeat a cost's column name
+    named = {p: f"{p}_proxy" if p in COST_COLUMNS else p for p in proxies}
+    frame = pd.DataFrame(
+        {
+            "eval_index": [e.eval_index for e in rows],
+            "generation": [e.generation for e in rows],
+            "arch": [e.arch for e in rows],
+            "score": [e.score for e in rows],
+            **{named[p]: [e.proxies[p] for e in rows] for p in proxies},
+            "params": pd.array([int(e.params) for e in rows], dtype="Int64"),
+            "flops": pd.array([int(e.flops) for e in rows], dtype="Int64"),
+            "latency_ms": [e.latency_ms for e in rows],
+            "wall_s": [e.wall_s for e in rows],
+            "cached": [int(e.cached) for e in rows],
+        }
+    )
+    if truth:
+        frame["true_accuracy"] = [truth.get(e.arch) for e in rows]
+    return frame
+
+
+def _write_evaluations(path: Path, rows: list[EvaluationRecord], truth: dict[str, float] | None) -> None:
+    frame = evaluations_frame(rows, truth)
+    # fixed decimals for the measured columns; proxies and scores keep every digit (repr)
+    frame["latency_ms"] = frame["latency_ms"].map(lambda v: "" if v is None else f"{v:.4f}")
+    frame["wall_s"] = frame["wall_s"].map(lambda v: f"{v:.3f}")
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        costs = list(COST_COLUMNS)
-        # the params/flops proxies (e.g. members of an aggregate) must not repeat a cost's column name
-        named = [f"{p}_proxy" if p in costs else p for p in proxies]
-        header = ["eval_index", "generation", "arch", "score", *named, *costs]
-        writer.writerow([*header, "wall_s", "cached", *(["true_accuracy"] if truth else [])])
-        for e in rows:
-            latency = "" if e.latency_ms is None else f"{e.latency_ms:.4f}"
-            row = [e.eval_index, e.generation, e.arch, repr(e.score), *(repr(e.proxies[p]) for p in proxies)]
-            row += [int(e.params), int(e.flops), latency, f"{e.wall_s:.3f}", int(e.cached)]
-            if truth:
-                row.append(truth.get(e.arch, ""))
-            writer.writerow(row)
+    frame.to_csv(tmp, index=False)
     tmp.replace(path)
 
 
