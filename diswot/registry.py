@@ -8,7 +8,9 @@ raises :class:`~diswot.errors.UnknownNameError` listing close matches and every 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -75,3 +77,12 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def load_plugins(package: str, path: Iterable[str]) -> None:
+    """Import every public module of ``package`` (its ``__path__``), so that whatever they register
+    is in its registry: a new proxy, space or distiller is one new file in its folder, with no
+    import list to edit."""
+    for module in pkgutil.iter_modules(path):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package}.{module.name}")

@@ -186,3 +186,14 @@ def relation_kl(
         return kl.mean()
     weights = mask.to(kl.dtype)
     return (kl * weights).sum() / weights.sum()
+
+
+def minilm_divergence(
+    student: tuple[torch.Tensor, torch.Tensor],
+    teacher: tuple[torch.Tensor, torch.Tensor],
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """MiniLM's loss between two layers' relations (from :func:`self_attention_relations`): the KL
+    of the attention relations plus the KL of the value relations. The ``minilm`` proxy (negated)
+    and distiller both use it."""
+    return relation_kl(student[0], teacher[0], mask) + relation_kl(student[1], teacher[1], mask)

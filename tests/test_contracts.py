@@ -26,8 +26,9 @@ from diswot.data.text import TextDataset
 from diswot.distill import DISTILLERS, DistillationLoss
 from diswot.errors import DiswotError
 from diswot.models import TransformerClassifier, build_model
-from diswot.models.features import FeatureExtractor, Features, capturing_attention
+from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.proxies import PROXIES, Batch, ProxyScorer, TeacherContext
+from diswot.proxies.base import NEEDS, register_proxy
 from diswot.search_spaces import SPACES, SearchSpace, get_space
 
 # Options that only make a space's networks smaller (not a list of the spaces to test).
@@ -153,7 +154,13 @@ def test_proxy_declares_its_direction(name):
     negated distance)."""
     spec = PROXIES.get(name)
     assert spec.formula.strip() and PROXIES.entries()[PROXIES.names().index(name)].summary
-    assert getattr(spec, "higher_is_better", True) is True  # no proxy may declare the opposite
+    assert spec.needs <= NEEDS  # only what the shared pass provides
+
+
+def test_a_misspelt_need_is_an_error_at_registration():
+    with pytest.raises(DiswotError, match=r"'grad'.*choose from"):
+        register_proxy("test-misspelt", needs=("grad",))  # the shared pass provides "grads"
+    assert "test-misspelt" not in PROXIES.names()
 
 
 class NaNNetwork(nn.Module):
@@ -229,11 +236,7 @@ def test_space_builds_networks_with_logits_of_the_right_shape_and_a_positive_cos
 def features(model: nn.Module, batch: Batch) -> Features:
     """Features as the trainer takes them (padding mask and attention relations included)."""
     model.train()
-    with capturing_attention(model) as attention:
-        feats = FeatureExtractor(model)(*batch.model_args())
-    feats.attention_mask = batch.attention_mask
-    feats.attention = attention[-1] if attention else None
-    return feats
+    return network_on_batch(FeatureExtractor(model), batch)
 
 
 @pytest.mark.parametrize("name", DISTILLERS.names())

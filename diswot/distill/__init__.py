@@ -10,6 +10,7 @@ from diswot.distill.distillers import (
     register_distiller,
 )
 from diswot.distill.trainer import Recipe, StudentRun, Trainer, evaluate
+from diswot.registry import load_plugins
 
 __all__ = [
     "DISTILLERS",
@@ -26,3 +27,6 @@ __all__ = [
     "student_specs",
     "train_teacher",
 ]
+
+# every module of this folder registers its plug-ins: a new distiller is a new file, nothing to list
+load_plugins(__name__, __path__)

@@ -220,8 +220,10 @@ def minilm(student: Features, teacher: Features) -> Distiller:
     def loss(s: Features, t: Features, _labels: torch.Tensor) -> torch.Tensor:
         assert s.attention is not None and t.attention is not None
         mask = s.attention_mask
-        s_att, s_val = similarity.self_attention_relations(*s.attention, mask)
-        t_att, t_val = similarity.self_attention_relations(*t.attention, mask)
-        return similarity.relation_kl(s_att, t_att, mask) + similarity.relation_kl(s_val, t_val, mask)
+        return similarity.minilm_divergence(
+            similarity.self_attention_relations(*s.attention, mask),
+            similarity.self_attention_relations(*t.attention, mask),
+            mask,
+        )
 
     return _Stateless(loss)

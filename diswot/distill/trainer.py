@@ -32,7 +32,7 @@ from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
-from diswot.models.features import FeatureExtractor, Features, capturing_attention
+from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.models.profile import profile
 
 LabelledData = ImageDataset | TextDataset
@@ -242,11 +242,7 @@ class Trainer:
 
     def _features(self, model: nn.Module, extractor: FeatureExtractor, batch: Batch) -> Features:
         """Features of one batch, with the padding mask and (for Transformers) attention relations."""
-        with capturing_attention(model) as attention:
-            feats = extractor(*batch.model_args())
-        feats.attention_mask = batch.attention_mask
-        feats.attention = attention[-1] if attention else None
-        return feats
+        return network_on_batch(extractor, batch)
 
     def _teacher_features(self, batch: Batch) -> Features:
         assert self.teacher_extractor is not None and self.teacher is not None

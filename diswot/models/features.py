@@ -237,3 +237,15 @@ def capturing_attention(model: nn.Module) -> Iterator[list[tuple[torch.Tensor, t
         handle.remove()
         layer.keep_relations = False
         layer.last_probs = layer.last_values = None
+
+
+def network_on_batch(extractor: FeatureExtractor, batch: Any) -> Features:
+    """What every consumer reads of ``extractor``'s network on one ``batch``: logits, feature map,
+    embedding, classifier, the batch's padding mask and, for Transformers, the last attention
+    layer's ``(probs, values)``. The one producer shared by the proxies' pass, the teacher context
+    and the trainer (gradients flow as the caller's grad mode says)."""
+    with capturing_attention(extractor.model) as attention:
+        feats = extractor(*batch.model_args())
+    feats.attention_mask = batch.attention_mask
+    feats.attention = attention[-1] if attention else None
+    return feats

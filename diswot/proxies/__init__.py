@@ -4,7 +4,6 @@ Every proxy is higher-is-better, returns a finite float (or raises naming proxy 
 and is deterministic for a seed. ``diswot list proxies`` prints each one's formula.
 """
 
-from diswot.proxies import distill_proxies, zero_cost  # noqa: F401  (registers the proxies)
 from diswot.proxies.aggregate import Aggregate, Calibration, parse_aggregate
 from diswot.proxies.base import (
     PROXIES,
@@ -16,6 +15,7 @@ from diswot.proxies.base import (
     register_proxy,
 )
 from diswot.proxies.scoring import ProxyResult, ProxyScorer, arch_seed, resolve_proxies
+from diswot.registry import load_plugins
 
 __all__ = [
     "PROXIES",
@@ -33,3 +33,6 @@ __all__ = [
     "register_proxy",
     "resolve_proxies",
 ]
+
+# every module of this folder registers its plug-ins: a new one is a new file, nothing to list here
+load_plugins(__name__, __path__)

@@ -16,14 +16,14 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 
 from diswot.data.batch import Batch
 from diswot.errors import DiswotError
-from diswot.models.features import FeatureExtractor, Features, capturing_attention
+from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.registry import Registry
 from diswot.similarity import (
     class_similarity,
@@ -100,10 +100,10 @@ class TeacherContext:
 
     def __post_init__(self) -> None:
         scoring_mode(self.teacher, train=not self.pretrained)
-        with torch.no_grad(), capturing_attention(self.teacher) as attention:
-            feats = FeatureExtractor(self.teacher)(*self.batch.model_args())
-        if attention:
-            self.attention_relations = self_attention_relations(*attention[-1], self.batch.attention_mask)
+        with torch.no_grad():
+            feats = network_on_batch(FeatureExtractor(self.teacher), self.batch)
+        if feats.attention is not None:
+            self.attention_relations = self_attention_relations(*feats.attention, self.batch.attention_mask)
         num_classes = feats.logits.shape[1]
         if self.batch.num_classes_seen > num_classes:
             raise DiswotError(
@@ -173,12 +173,8 @@ class Probe:
         needs_grad = bool({"grads", "fisher"} & needs)
         # train-mode BN updates running statistics; keep the candidate exactly as it was built
         try:
-            with (
-                restored_buffers(model),
-                torch.set_grad_enabled(needs_grad),
-                capturing_attention(model) as attention,
-            ):
-                feats = self.extractor(*batch.model_args())
+            with restored_buffers(model), torch.set_grad_enabled(needs_grad):
+                feats = network_on_batch(self.extractor, batch)
                 if needs_grad:
                     loss = nn.functional.cross_entropy(feats.logits, batch.labels)
                     loss.backward()
@@ -190,8 +186,8 @@ class Probe:
                 m: m.weight.grad.detach().clone() for m in weight_layers(model) if m.weight.grad is not None
             }
             model.zero_grad(set_to_none=True)
-        if attention:
-            self.attention = (attention[-1][0].detach(), attention[-1][1].detach())
+        if feats.attention is not None:
+            self.attention = (feats.attention[0].detach(), feats.attention[1].detach())
         self.features = Features(
             feats.logits.detach(), feats.feature_map.detach(), feats.embedding.detach(), feats.classifier
         )
@@ -237,7 +233,6 @@ class ProxySpec:
     needs: frozenset[str]
     needs_teacher: bool
     formula: str
-    higher_is_better: bool = True
     #: raised when the definition changes, so caches made by an older definition are not reused
     version: int = 1
 
@@ -254,14 +249,28 @@ class ProxySpec:
 PROXIES: Registry[ProxySpec] = Registry("proxy")
 
 
+#: what a proxy can ask the shared pass for: logits and features, weight gradients of the
+#: cross-entropy, NASWOT's ReLU codes, Fisher's activation x gradient terms
+Need = Literal["forward", "grads", "relu_codes", "fisher"]
+NEEDS: frozenset[str] = frozenset(get_args(Need))
+
+
 def register_proxy(
-    name: str, *, needs: tuple[str, ...] = (), teacher: bool = False, formula: str = "", version: int = 1
+    name: str, *, needs: tuple[Need, ...] = (), teacher: bool = False, formula: str = "", version: int = 1
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator registering ``fn(probe) -> float`` as proxy ``name`` (higher is better).
 
-    Raise ``version`` whenever the definition changes: cached scores of other versions are then
+    ``needs`` names what the shared pass must compute (see :data:`Need`); a name outside it is an
+    error here, at registration, rather than a proxy that silently reads nothing. Raise
+    ``version`` whenever the definition changes: cached scores of other versions are then
     recomputed instead of reused.
     """
+    unknown = sorted(set(needs) - NEEDS)
+    if unknown:
+        raise DiswotError(
+            f"proxy {name!r} needs {', '.join(map(repr, unknown))}, which the shared pass does not "
+            f"provide; choose from {', '.join(sorted(NEEDS))}"
+        )
 
     def add(fn: ProxyFn) -> ProxyFn:
         text = formula or (fn.__doc__ or "").strip().splitlines()[0]

@@ -22,8 +22,8 @@ from diswot.similarity import (
     kd_divergence,
     match_spatial,
     matrix_distance,
+    minilm_divergence,
     random_projection,
-    relation_kl,
     rkd_distance,
     row_normalised_gram,
     self_attention_relations,
@@ -135,6 +135,5 @@ def minilm_score(probe: Probe) -> float:
             "Transformers (e.g. an autodistil space with a Transformer teacher)"
         )
     mask = probe.batch.attention_mask
-    student_att, student_val = self_attention_relations(*probe.attention, mask)
-    teacher_att, teacher_val = teacher.attention_relations
-    return -float(relation_kl(student_att, teacher_att, mask) + relation_kl(student_val, teacher_val, mask))
+    student = self_attention_relations(*probe.attention, mask)
+    return -float(minilm_divergence(student, teacher.attention_relations, mask))

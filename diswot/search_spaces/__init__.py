@@ -4,7 +4,7 @@ Define your own by subclassing :class:`SearchSpace` (or :class:`ChoiceSpace` for
 per gene) and decorating it with :func:`register_space`.
 """
 
-from diswot.search_spaces import autodistil, nb201, resnet  # noqa: F401  (registers the spaces)
+from diswot.registry import load_plugins
 from diswot.search_spaces.base import (
     SPACES,
     Arch,
@@ -26,3 +26,6 @@ __all__ = [
     "list_spaces",
     "register_space",
 ]
+
+# every module of this folder registers its plug-ins: a new one is a new file, nothing to list here
+load_plugins(__name__, __path__)

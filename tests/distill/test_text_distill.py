@@ -10,7 +10,7 @@ from diswot import run_search as search
 from diswot.data import load_dataset
 from diswot.distill import DistillationLoss, Recipe, distill, train_teacher
 from diswot.errors import DataError, DiswotError
-from diswot.models.features import FeatureExtractor, capturing_attention
+from diswot.models.features import FeatureExtractor, network_on_batch
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +19,7 @@ def sst2(shared_data):
 
 
 def transformer_features(model, batch):
-    with capturing_attention(model) as attention:
-        feats = FeatureExtractor(model)(*batch.model_args())
-    feats.attention_mask, feats.attention = batch.attention_mask, attention[-1]
-    return feats
+    return network_on_batch(FeatureExtractor(model), batch)
 
 
 def test_minilm_distiller_is_zero_on_equal_features_and_positive_otherwise(sst2):

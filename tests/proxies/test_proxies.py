@@ -6,6 +6,7 @@ from diswot.bench.correlation import correlations
 from diswot.errors import DiswotError, UnknownNameError
 from diswot.models import build_model, load_teacher
 from diswot.proxies import PROXIES, Batch, ProxyScorer, TeacherContext, parse_aggregate
+from diswot.proxies.base import NEEDS
 from diswot.search_spaces import get_space
 from diswot.similarity import is_collapsed
 
@@ -47,7 +48,7 @@ def small_space():
 def test_registry_lists_every_proxy_with_a_formula():
     assert set(CLASSIC + WITH_TEACHER) <= set(PROXIES.names())
     for entry in PROXIES.entries():
-        assert entry.obj.higher_is_better and entry.summary
+        assert entry.summary and entry.obj.needs <= NEEDS
 
 
 def test_proxies_leave_the_model_unchanged(batch, teacher_ctx):
