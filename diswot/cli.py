@@ -75,7 +75,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     data = None
-    if not args.space.startswith("autodistil"):
+    if space.input_kind == "images":  # token spaces are sampled and costed without data
         data = load_dataset(args.dataset, args.data_root, download=args.download)
         images, labels = data.balanced_batch(args.batch_size, seed=args.seed)
     rows = []

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
+
+#: what a network reads: images (float tensors) or tokens (integer ids with a padding mask)
+InputKind = Literal["images", "tokens"]
 
 
 @dataclass
@@ -14,13 +18,21 @@ class Batch:
     inputs: torch.Tensor
     labels: torch.Tensor
     attention_mask: torch.Tensor | None = None
+    kind: InputKind = "images"
+
+    def __post_init__(self) -> None:
+        # the kind is declared by whoever makes the batch; a contradiction is a bug, not a guess
+        if self.kind not in ("images", "tokens"):
+            raise ValueError(f"a batch's kind is 'images' or 'tokens', not {self.kind!r}")
+        if (self.kind == "tokens") == self.inputs.is_floating_point():
+            raise ValueError(f"a batch of {self.kind} with {self.inputs.dtype} inputs")
 
     def model_args(self) -> tuple[torch.Tensor, ...]:
         return (self.inputs,) if self.attention_mask is None else (self.inputs, self.attention_mask)
 
     def to(self, device: torch.device | str) -> Batch:
         mask = None if self.attention_mask is None else self.attention_mask.to(device)
-        return Batch(self.inputs.to(device), self.labels.to(device), mask)
+        return Batch(self.inputs.to(device), self.labels.to(device), mask, self.kind)
 
     @property
     def num_classes_seen(self) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import torch
 
-from diswot.data.batch import Batch
+from diswot.data.batch import Batch, InputKind
 from diswot.data.transforms import CIFAR10_MEAN, CIFAR10_STD, augment, normalize
 from diswot.errors import DataError
 
@@ -30,6 +30,38 @@ def round_robin(labels: torch.Tensor, num_classes: int, count: int, generator: t
 
 
 D = TypeVar("D", bound="BalancedDraws")
+
+
+@runtime_checkable
+class LabelledData(Protocol):
+    """What the trainer, the proxies' setup and the readers need of a dataset, images or texts
+    alike (:class:`ImageDataset`, :class:`~diswot.data.text.TextDataset`)."""
+
+    name: str
+    labels: torch.Tensor
+    #: what its examples are: images or token ids (declared by the class, never guessed)
+    input_kind: ClassVar[InputKind]
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def example_inputs(self) -> torch.Tensor: ...
+
+    def __len__(self) -> int: ...
+
+    def subset(self, indices: Sequence[int] | torch.Tensor) -> LabelledData: ...
+
+    def balanced_indices(self, count: int, seed: int = 0) -> torch.Tensor: ...
+
+    def split(self, held_out: float, seed: int = 0) -> tuple[LabelledData, LabelledData]: ...
+
+    def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch: ...
+
+    def epoch(
+        self, batch_size: int, *, seed: int = 0, augment: bool = False, shuffle: bool = True,
+        drop_last: bool = False, device: torch.device | str = "cpu",
+    ) -> Iterator[Batch]: ...  # fmt: skip
 
 
 class BalancedDraws:
@@ -65,6 +97,7 @@ class ImageDataset(BalancedDraws):
     labels: torch.Tensor
     classes: list[str]
     name: str = "images"
+    input_kind: ClassVar[InputKind] = "images"
     mean: tuple[float, ...] = CIFAR10_MEAN
     std: tuple[float, ...] = CIFAR10_STD
     source: str = field(default="", repr=False)

@@ -6,28 +6,53 @@ Readers are registered by name (``diswot list datasets``) and return an :class:`
 from __future__ import annotations
 
 import hashlib
-import inspect
 import tarfile
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from diswot.data.dataset import ImageDataset
+from diswot.data.batch import InputKind
+from diswot.data.dataset import ImageDataset, LabelledData
 from diswot.data.safe_pickle import safe_load
 from diswot.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from diswot.errors import DataError
 from diswot.registry import Registry
 
 if TYPE_CHECKING:
-    from diswot.data.text import TextDataset, Tokenizer
+    from diswot.data.text import Tokenizer
 
-DatasetReader = Callable[..., ImageDataset]
+@dataclass(frozen=True)
+class DatasetReader:
+    """A registered dataset: its reader ``read(root, train=..., download=..., [tokenizer=...])``
+    and what its examples are (images, or texts that a tokenizer turns into tokens)."""
+
+    read: Callable[..., Any]
+    input_kind: InputKind = "images"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.read(*args, **kwargs)
+
+
 DATASETS: Registry[DatasetReader] = Registry("dataset")
+
+
+def register_dataset(
+    name: str, summary: str, input_kind: InputKind = "images"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a reader as dataset ``name``; text readers declare ``"tokens"``
+    (and take a ``tokenizer`` keyword)."""
+
+    def add(read: Callable[..., Any]) -> Callable[..., Any]:
+        DATASETS.register(name, summary)(DatasetReader(read, input_kind))
+        return read
+
+    return add
 
 CIFAR_ARCHIVES = {
     "cifar10": (
@@ -115,7 +140,7 @@ def _decode_names(names: list[object]) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
-@DATASETS.register("cifar10", "CIFAR-10 in the official python layout (--download to fetch it)")
+@register_dataset("cifar10", "CIFAR-10 in the official python layout (--download to fetch it)")
 def load_cifar10(root: str | Path, train: bool = True, download: bool = False) -> ImageDataset:
     """CIFAR-10; reads every ``data_batch_*`` present (a partial copy works too)."""
     if download:
@@ -138,7 +163,7 @@ def load_cifar10(root: str | Path, train: bool = True, download: bool = False) -
     )
 
 
-@DATASETS.register("cifar100", "CIFAR-100 (fine labels) in the official python layout")
+@register_dataset("cifar100", "CIFAR-100 (fine labels) in the official python layout")
 def load_cifar100(root: str | Path, train: bool = True, download: bool = False) -> ImageDataset:
     if download:
         download_cifar(root, "cifar100")
@@ -152,7 +177,7 @@ def load_cifar100(root: str | Path, train: bool = True, download: bool = False) 
     return ImageDataset(images, labels, classes, "cifar100", CIFAR100_MEAN, CIFAR100_STD, source=str(folder))
 
 
-@DATASETS.register("folder", "an image folder: one sub-folder of images per class")
+@register_dataset("folder", "an image folder: one sub-folder of images per class")
 def load_image_folder(
     root: str | Path, train: bool = True, download: bool = False, image_size: int = 32
 ) -> ImageDataset:
@@ -196,7 +221,7 @@ def load_image_folder(
     )
 
 
-@DATASETS.register("sample", "the embedded sample of 300 real CIFAR-10 training images")
+@register_dataset("sample", "the embedded sample of 300 real CIFAR-10 training images")
 def load_sample(root: str | Path | None = None, train: bool = True, download: bool = False) -> ImageDataset:
     """30 images of each CIFAR-10 class, shipped inside the package (needs no download)."""
     ref = resources.files("diswot.data").joinpath("assets/cifar10_sample.npz")
@@ -216,7 +241,7 @@ def load_dataset(
     train: bool = True,
     download: bool = False,
     tokenizer: Tokenizer | None = None,
-) -> ImageDataset | TextDataset:
+) -> LabelledData:
     """Read dataset ``name`` from ``root``; ``name="sample"`` needs no root.
 
     ``tokenizer`` (text datasets only) replaces the built-in word tokenizer, e.g. a Hugging Face
@@ -228,7 +253,7 @@ def load_dataset(
         raise DataError(f"dataset {name!r} needs a data root (--data-root DIR)")
     if tokenizer is None:
         return reader(root, train=train, download=download)
-    if "tokenizer" not in inspect.signature(reader).parameters:
+    if reader.input_kind != "tokens":
         raise DataError(
             f"dataset {name!r} is not text, so a tokenizer (e.g. a Hugging Face teacher's) cannot apply "
             "to it; give a text dataset (e.g. --dataset sst2) or a teacher for images"

@@ -16,13 +16,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import torch
 
-from diswot.data.batch import Batch
+from diswot.data.batch import Batch, InputKind
 from diswot.data.dataset import BalancedDraws, round_robin
-from diswot.data.readers import DATASETS
+from diswot.data.readers import register_dataset
 from diswot.errors import DataError
 
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
@@ -83,6 +83,7 @@ class TextDataset(BalancedDraws):
     classes: list[str]
     name: str = "text"
     source: str = ""
+    input_kind: ClassVar[InputKind] = "tokens"
 
     def __post_init__(self) -> None:
         if len(self.labels) == 0:
@@ -139,7 +140,7 @@ class TextDataset(BalancedDraws):
     def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch:
         """The reproducible class-balanced batch proxies score on."""
         ids, mask, labels = self.balanced_batch(batch_size, seed=seed, device=device)
-        return Batch(ids, labels, mask)
+        return Batch(ids, labels, mask, "tokens")
 
     def epoch(
         self, batch_size: int, *, seed: int = 0, augment: bool = False, shuffle: bool = True,
@@ -152,7 +153,7 @@ class TextDataset(BalancedDraws):
         """
         for ids, mask, labels in self.batches(batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
                                               device=device, by_length=not shuffle):  # fmt: skip
-            yield Batch(ids, labels, mask)
+            yield Batch(ids, labels, mask, "tokens")
 
     @property
     def example_inputs(self) -> torch.Tensor:
@@ -284,4 +285,6 @@ def _read_sst2(
     return load_sst2(root, train=train, tokenizer=tokenizer)
 
 
-DATASETS.register("sst2", "GLUE SST-2 sentiment (train phrases, dev sentences), word-tokenised")(_read_sst2)
+register_dataset(
+    "sst2", "GLUE SST-2 sentiment (train phrases, dev sentences), word-tokenised", input_kind="tokens"
+)(_read_sst2)

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from diswot.data import ImageDataset, TextDataset, load_dataset
+from diswot.data import ImageDataset, LabelledData, load_dataset
 from diswot.data.text import Tokenizer, check_token_ids
 from diswot.distill.distillers import parse_distillers
 from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
@@ -26,13 +26,13 @@ def load_split(
     train_subset: int | None = None,
     seed: int = 0,
     tokenizer: Tokenizer | None = None,
-) -> tuple[ImageDataset, ImageDataset]:
+) -> tuple[LabelledData, LabelledData]:
     """``(train, test)`` sets. The embedded sample has no test split: 20% of it is held out.
 
     ``train_subset`` keeps that many class-balanced training examples (for short CPU runs);
     ``tokenizer`` tokenises a text dataset (a Hugging Face teacher's own, for instance).
     """
-    if isinstance(dataset, ImageDataset):
+    if isinstance(dataset, LabelledData):
         train, test = dataset.split(0.2, seed)
     elif dataset == "sample":
         train, test = load_dataset("sample").split(0.2, seed)
@@ -126,7 +126,7 @@ def distill(
                 model = build_model(student, num_classes=train.num_classes)
             else:
                 model = student.build(num_classes=train.num_classes)
-        for split in (train, test) if isinstance(train, TextDataset) else ():
+        for split in (train, test) if train.input_kind == "tokens" else ():
             check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
         run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
         runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers))

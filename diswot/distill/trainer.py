@@ -27,15 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from diswot.data import ImageDataset, TextDataset
+from diswot.data import LabelledData
 from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.models.profile import profile
-
-LabelledData = ImageDataset | TextDataset
 
 STATE_FILE = "last.pt"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

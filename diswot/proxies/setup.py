@@ -15,7 +15,7 @@ from pathlib import Path
 
 from torch import nn
 
-from diswot.data import ImageDataset, TextDataset, load_dataset
+from diswot.data import LabelledData, TextDataset, load_dataset
 from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import DataError, DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher
@@ -29,14 +29,14 @@ from diswot.search_spaces.base import SearchSpace
 DEFAULT_TEACHER = "resnet56"
 
 TeacherSpec = str | Path | nn.Module | Teacher | None
-DataSpec = ImageDataset | TextDataset | str | None
+DataSpec = LabelledData | str | None
 
 
 @dataclass
 class ScoringSetup:
     """The scoring data, batches, teacher and teacher contexts of a run, and its cache keys."""
 
-    dataset: ImageDataset | TextDataset
+    dataset: LabelledData
     batches: list[Batch]
     contexts: list[TeacherContext | None]  # one per batch; ``None`` when no proxy needs a teacher
     teacher: Teacher | None  # loaded only when a proxy needs one
@@ -94,7 +94,7 @@ def scoring_setup(
 
 def resolve_teacher(
     teacher: TeacherSpec,
-    dataset: ImageDataset | TextDataset,
+    dataset: LabelledData,
     model: str | None,
     seed: int,
 ) -> Teacher:
@@ -105,7 +105,7 @@ def resolve_teacher(
     elif isinstance(teacher, nn.Module):
         # a module handed over in Python is taken to be trained: it runs in eval mode
         loaded = Teacher(teacher, type(teacher).__name__, num_classes, source="module")
-    elif teacher is None and isinstance(dataset, TextDataset):
+    elif teacher is None and dataset.input_kind == "tokens":
         raise DiswotError(
             f"{dataset.name} is text: give a Transformer teacher with --teacher CKPT|HF_FOLDER "
             f"(e.g. from diswot train-teacher); the default teacher {DEFAULT_TEACHER} reads images"
@@ -113,7 +113,7 @@ def resolve_teacher(
     else:
         loaded = load_teacher(teacher or DEFAULT_TEACHER, num_classes=num_classes, model=model, seed=seed)
     reads_tokens = any(isinstance(m, nn.Embedding) for m in loaded.model.modules())
-    if isinstance(dataset, TextDataset) and not reads_tokens:
+    if dataset.input_kind == "tokens" and not reads_tokens:
         raise DataError(
             f"teacher {loaded.spec!r} has no token embedding, so it cannot read the text of "
             f"{dataset.name}; give a Transformer teacher (--teacher CKPT|HF_FOLDER)"
@@ -126,25 +126,24 @@ def resolve_data(
     data_root: str | Path | None,
     space: SearchSpace,
     tokenizer: Tokenizer | None = None,
-) -> ImageDataset | TextDataset:
+) -> LabelledData:
     """The scoring data; its kind (images or tokens) must be what the space's networks take.
 
     Text named by ``data`` is tokenised with ``tokenizer`` (a Hugging Face teacher's) when given.
     """
-    takes_tokens = not space.example_input(1).is_floating_point()
+    takes_tokens = space.input_kind == "tokens"
     if data is None and takes_tokens:
         raise DataError(
             f"space {space.name!r} builds Transformers: give text data, e.g. --dataset sst2 --data-root DIR"
         )
     dataset = (
         data
-        if isinstance(data, (ImageDataset, TextDataset))
+        if isinstance(data, LabelledData)
         else load_dataset(data or "sample", data_root, tokenizer=tokenizer)
     )
-    if isinstance(dataset, TextDataset) != takes_tokens:
+    if (dataset.input_kind == "tokens") != takes_tokens:
         kind = ("token", "image") if takes_tokens else ("image", "text")
         raise DataError(f"space {space.name!r} takes {kind[0]} inputs; {kind[1]} data cannot score it")
-    vocab_size = getattr(space, "vocab_size", None)
-    if isinstance(dataset, TextDataset) and vocab_size is not None:
-        check_token_ids(dataset, vocab_size, f"space {space.name!r}")
+    if isinstance(dataset, TextDataset) and space.vocab_size is not None:
+        check_token_ids(dataset, space.vocab_size, f"space {space.name!r}")
     return dataset

@@ -82,7 +82,7 @@ def synflow(probe: Probe) -> float:
             for p in model.parameters():
                 p.abs_()
         ones = torch.ones_like(probe.batch.inputs[:1], dtype=torch.float64)
-        if probe.batch.inputs.dtype == torch.long:  # token models: ones are token ids
+        if probe.batch.kind == "tokens":  # token models: ones are token ids
             ones = torch.ones_like(probe.batch.inputs[:1])
         model(ones).sum().backward()
         total = sum(
@@ -99,7 +99,7 @@ def synflow(probe: Probe) -> float:
 )
 def jacob_cov(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
-    if batch.inputs.dtype == torch.long:
+    if batch.kind == "tokens":
         raise ValueError("jacob_cov needs continuous inputs (images), not token ids")
     with preserved_state(model):
         scoring_mode(model)
@@ -197,7 +197,7 @@ def zico(probe: Probe) -> float:
 )
 def zen(probe: Probe) -> float:
     model, batch = probe.model, probe.batch
-    if batch.inputs.dtype == torch.long:
+    if batch.kind == "tokens":
         raise ValueError("zen needs continuous inputs (images), not token ids")
     generator = torch.Generator().manual_seed(probe.seed)
     with preserved_state(model), torch.no_grad():

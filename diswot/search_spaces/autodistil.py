@@ -37,6 +37,7 @@ class AutoDistilSpace(ChoiceSpace):
         vocab_size: embedding rows (BERT's uncased vocabulary by default).
     """
 
+    input_kind = "tokens"
     LAYERS: tuple[int, ...] = ()
     HIDDEN: tuple[int, ...] = ()
     HEADS: tuple[int, ...] = ()

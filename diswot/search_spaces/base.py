@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.data.batch import InputKind
 from diswot.errors import DiswotError, InvalidArchError
 from diswot.models.profile import Cost, profile
 from diswot.registry import Registry
@@ -39,6 +40,9 @@ class SearchSpace(ABC):
     name: str = "custom"
     #: number of classes used to build the network whose cost is reported
     cost_num_classes: int = 10
+    #: what its networks read: images, or token ids (then ``vocab_size`` embedding rows)
+    input_kind: InputKind = "images"
+    vocab_size: int | None = None
 
     def __init__(self) -> None:
         self._cost_cache: dict[str, Cost] = {}

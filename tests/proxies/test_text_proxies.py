@@ -21,7 +21,7 @@ def text_batch(shared_data):
     train = load_dataset("sst2", shared_data)
     ids, mask, labels = train.balanced_batch(24, seed=0)
     keep = int(mask.sum(1).max())  # trim the common padding: later tests add it back
-    return Batch(ids[:, :keep], labels, mask[:, :keep])
+    return Batch(ids[:, :keep], labels, mask[:, :keep], "tokens")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def padded(batch: Batch, extra: int) -> Batch:
     n = batch.inputs.shape[0]
     ids = torch.cat([batch.inputs, torch.zeros(n, extra, dtype=torch.long)], 1)
     mask = torch.cat([batch.attention_mask, torch.zeros(n, extra, dtype=torch.bool)], 1)
-    return Batch(ids, batch.labels, mask)
+    return Batch(ids, batch.labels, mask, "tokens")
 
 
 @pytest.mark.parametrize("space_name", ["autodistil-tiny", "autodistil-small"])
