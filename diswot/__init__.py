@@ -36,14 +36,7 @@ from diswot.models import (
 )
 from diswot.search import Budget, SearchResult, StrategyParams
 from diswot.search import search as run_search
-from diswot.search_spaces import (
-    Choice,
-    ChoiceSpace,
-    SearchSpace,
-    get_space,
-    list_spaces,
-    register_space,
-)
+from diswot.search_spaces import Choice, ChoiceSpace, SearchSpace, get_space, list_spaces, register_space
 
 __version__ = "0.1.0"
 

@@ -54,6 +54,7 @@ def register_dataset(
 
     return add
 
+CIFAR_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 CIFAR_ARCHIVES = {
     "cifar10": (
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -140,14 +141,23 @@ def _decode_names(names: list[object]) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
+def _cifar_layout(
+    root: str | Path, download: bool, which: str, meta_file: str, names_key: str
+) -> tuple[Path, list[str]]:
+    """The folder of a CIFAR copy (fetched first with ``download``) and its class names."""
+    if download:
+        download_cifar(root, which)
+    folder = _find_dir(root, CIFAR_FOLDERS[which], which)
+    meta = safe_load(folder / meta_file)
+    if not isinstance(meta, dict):
+        raise DataError(f"{folder / meta_file} does not hold CIFAR metadata (a dict of class names)")
+    return folder, _decode_names(meta.get(names_key, meta.get(names_key.encode(), [])))
+
+
 @register_dataset("cifar10", "CIFAR-10 in the official python layout (--download to fetch it)")
 def load_cifar10(root: str | Path, train: bool = True, download: bool = False) -> ImageDataset:
     """CIFAR-10; reads every ``data_batch_*`` present (a partial copy works too)."""
-    if download:
-        download_cifar(root, "cifar10")
-    folder = _find_dir(root, "cifar-10-batches-py", "cifar10")
-    meta = safe_load(folder / "batches.meta")
-    classes = _decode_names(meta.get("label_names", meta.get(b"label_names", [])))
+    folder, classes = _cifar_layout(root, download, "cifar10", "batches.meta", "label_names")
     files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
     files = [f for f in files if f.exists()]
     if not files:
@@ -165,11 +175,7 @@ def load_cifar10(root: str | Path, train: bool = True, download: bool = False) -
 
 @register_dataset("cifar100", "CIFAR-100 (fine labels) in the official python layout")
 def load_cifar100(root: str | Path, train: bool = True, download: bool = False) -> ImageDataset:
-    if download:
-        download_cifar(root, "cifar100")
-    folder = _find_dir(root, "cifar-100-python", "cifar100")
-    meta = safe_load(folder / "meta")
-    classes = _decode_names(meta.get("fine_label_names", meta.get(b"fine_label_names", [])))
+    folder, classes = _cifar_layout(root, download, "cifar100", "meta", "fine_label_names")
     path = folder / ("train" if train else "test")
     if not path.exists():
         raise DataError(f"{path} is missing")

@@ -8,6 +8,9 @@ the closed-form gradient of the cross-entropy w.r.t. the classifier weight.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+
+import torch
 
 from diswot.errors import DiswotError
 from diswot.proxies.base import Probe, register_proxy
@@ -46,12 +49,13 @@ def relational_score(probe: Probe) -> float:
     return -float(matrix_distance(student, teacher.relation))
 
 
+# Every proxy of this module compares the student's forward pass with the teacher's.
+teacher_proxy = functools.partial(register_proxy, needs=("forward",), teacher=True)
+
 # Proxies comparing normalised similarity matrices. Version 2: a student whose features are the
 # same for every sample (0/0 in those matrices) gets the worst score.
 DISWOT_VERSION = 2
-normalised_similarity = functools.partial(
-    register_proxy, needs=("forward",), teacher=True, version=DISWOT_VERSION
-)
+normalised_similarity = functools.partial(teacher_proxy, version=DISWOT_VERSION)
 
 
 normalised_similarity(
@@ -72,10 +76,18 @@ def diswot_score(probe: Probe) -> float:
 normalised_similarity("sp", formula="-SP loss (Tung & Mori); equals diswot_relational")(relational_score)
 
 
-@register_proxy("kd", needs=("forward",), teacher=True, formula="-T^2 KL(p_t || p_s) at T=4")
-def kd_score(probe: Probe) -> float:
-    teacher = probe.require_teacher("kd")
-    return -float(kd_divergence(probe.feats.logits, teacher.features.logits))
+def _output_distance(name: str, formula: str, output: str, distance: Callable[..., torch.Tensor]) -> None:
+    """Register ``-distance(student's output, teacher's output)`` for one ``Features`` field."""
+
+    def score(probe: Probe) -> float:
+        teacher = probe.require_teacher(name)
+        return -float(distance(getattr(probe.feats, output), getattr(teacher.features, output)))
+
+    teacher_proxy(name, formula=formula)(score)
+
+
+_output_distance("kd", "-T^2 KL(p_t || p_s) at T=4", "logits", kd_divergence)
+_output_distance("rkd", "-RKD distance + 2 x angle loss of embeddings", "embedding", rkd_distance)
 
 
 @normalised_similarity("at", formula="-attention-transfer loss of the last maps")
@@ -94,23 +106,12 @@ def _projected_student_map(probe: Probe, proxy: str) -> tuple:
     return match_spatial(random_projection(s, width, probe.seed), t)
 
 
-@register_proxy(
-    "fitnet",
-    needs=("forward",),
-    teacher=True,
-    formula="-MSE(fixed random 1x1 projection of student, teacher)",
-)
+@teacher_proxy("fitnet", formula="-MSE(fixed random 1x1 projection of student, teacher)")
 def fitnet_score(probe: Probe) -> float:
     s, t = _projected_student_map(probe, "fitnet")
     return -float((s - t).pow(2).mean())
 
 
-@register_proxy(
-    "rkd", needs=("forward",), teacher=True, formula="-RKD distance + 2 x angle loss of embeddings"
-)
-def rkd_score(probe: Probe) -> float:
-    teacher = probe.require_teacher("rkd")
-    return -float(rkd_distance(probe.feats.embedding, teacher.features.embedding))
 
 
 @normalised_similarity("ickd", formula="-inter-channel correlation distance (projected student)")
@@ -121,11 +122,8 @@ def ickd_score(probe: Probe) -> float:
     return -float(channel_correlation_distance(s, t))
 
 
-@register_proxy(
-    "minilm",
-    needs=("forward",),
-    teacher=True,
-    formula="-(KL of attention + KL of value relations) of the last self-attention layer (MiniLM)",
+@teacher_proxy(
+    "minilm", formula="-(KL of attention + KL of value relations) of the last self-attention layer (MiniLM)"
 )
 def minilm_score(probe: Probe) -> float:
     teacher = probe.require_teacher("minilm")

@@ -91,25 +91,23 @@ class AutoDistilSpace(ChoiceSpace):
         return torch.zeros(batch_size, self.seq_len, dtype=torch.long)
 
 
-@register_space("autodistil-base", "AutoDistil Base sub-space: 9-12 layers, hidden 544-640")
-class AutoDistilBase(AutoDistilSpace):
-    LAYERS = (9, 10, 11, 12)
-    HIDDEN = (544, 576, 608, 640)
-    HEADS = (9, 10, 11, 12)
-    RATIOS = (2.5, 3.0, 3.5, 4.0)
+def _subspace(name: str, summary: str, **genes: tuple[float, ...]) -> type[AutoDistilSpace]:
+    """One AutoDistil sub-space: the base class with its four gene tables, registered as ``name``."""
+    class_name = f"AutoDistil{name.rsplit('-', 1)[1].title()}"  # importable by name: workers unpickle it
+    cls = type(class_name, (AutoDistilSpace,), {"__module__": __name__, **genes})
+    return register_space(name, summary)(cls)
 
 
-@register_space("autodistil-small", "AutoDistil Small sub-space: 9-12 layers, hidden 256-352")
-class AutoDistilSmall(AutoDistilSpace):
-    LAYERS = (9, 10, 11, 12)
-    HIDDEN = (256, 288, 320, 352)
-    HEADS = (7, 8, 9, 10)
-    RATIOS = (2.5, 3.0, 3.5, 4.0)
-
-
-@register_space("autodistil-tiny", "AutoDistil Tiny sub-space: 4-7 layers, hidden 128-224")
-class AutoDistilTiny(AutoDistilSpace):
-    LAYERS = (4, 5, 6, 7)
-    HIDDEN = (128, 160, 192, 224)
-    HEADS = (7, 8, 9, 10)
-    RATIOS = (2.0, 2.5, 3.0, 3.5)
+# the paper's three sub-spaces (layers, hidden width, attention heads, MLP ratio)
+AutoDistilBase = _subspace(
+    "autodistil-base", "AutoDistil Base sub-space: 9-12 layers, hidden 544-640",
+    LAYERS=(9, 10, 11, 12), HIDDEN=(544, 576, 608, 640), HEADS=(9, 10, 11, 12), RATIOS=(2.5, 3.0, 3.5, 4.0),
+)  # fmt: skip
+AutoDistilSmall = _subspace(
+    "autodistil-small", "AutoDistil Small sub-space: 9-12 layers, hidden 256-352",
+    LAYERS=(9, 10, 11, 12), HIDDEN=(256, 288, 320, 352), HEADS=(7, 8, 9, 10), RATIOS=(2.5, 3.0, 3.5, 4.0),
+)  # fmt: skip
+AutoDistilTiny = _subspace(
+    "autodistil-tiny", "AutoDistil Tiny sub-space: 4-7 layers, hidden 128-224",
+    LAYERS=(4, 5, 6, 7), HIDDEN=(128, 160, 192, 224), HEADS=(7, 8, 9, 10), RATIOS=(2.0, 2.5, 3.0, 3.5),
+)  # fmt: skip
