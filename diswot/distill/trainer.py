@@ -30,7 +30,7 @@ from torch import nn
 from diswot.data import ImageDataset, TextDataset
 from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
-from diswot.errors import CheckpointError, DataError, DiswotError
+from diswot.errors import CheckpointError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, capturing_attention
 from diswot.models.profile import profile
@@ -230,7 +230,12 @@ class Trainer:
             run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
             params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
             run.optimizer = self._optimizer(params)
-            run.out.mkdir(parents=True, exist_ok=True)
+            try:
+                run.out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, a read-only disk
+                raise RunDirError(
+                    f"cannot create the output folder {run.out} ({exc.strerror or exc}); choose another --out"
+                ) from exc
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         r = self.recipe
