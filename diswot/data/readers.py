@@ -111,7 +111,14 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
     return _to_images(batch["data"], path), torch.as_tensor(batch[label_key], dtype=torch.long)
 
 
-def _decode_names(names: list[object]) -> list[str]:
+def _class_names(path: Path, key: str) -> list[str]:
+    """The class names under ``key`` of the meta pickle ``path`` (empty when it has none)."""
+    meta = safe_load(path)
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} does not hold a CIFAR meta dict (found {type(meta).__name__})")
+    names = meta.get(key, meta.get(key.encode(), []))
+    if not isinstance(names, list | tuple):
+        raise DataError(f"{path}: {key!r} must be a list of class names, found {type(names).__name__}")
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
@@ -121,8 +128,7 @@ def load_cifar10(root: str | Path, train: bool = True, download: bool = False) -
     if download:
         download_cifar(root, "cifar10")
     folder = _find_dir(root, "cifar-10-batches-py", "cifar10")
-    meta = safe_load(folder / "batches.meta")
-    classes = _decode_names(meta.get("label_names", meta.get(b"label_names", [])))
+    classes = _class_names(folder / "batches.meta", "label_names")
     files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
     files = [f for f in files if f.exists()]
     if not files:
@@ -143,8 +149,7 @@ def load_cifar100(root: str | Path, train: bool = True, download: bool = False) 
     if download:
         download_cifar(root, "cifar100")
     folder = _find_dir(root, "cifar-100-python", "cifar100")
-    meta = safe_load(folder / "meta")
-    classes = _decode_names(meta.get("fine_label_names", meta.get(b"fine_label_names", [])))
+    classes = _class_names(folder / "meta", "fine_label_names")
     path = folder / ("train" if train else "test")
     if not path.exists():
         raise DataError(f"{path} is missing")

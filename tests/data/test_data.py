@@ -113,3 +113,14 @@ def test_image_folder(tmp_path):
     (empty / "a").mkdir(parents=True)
     with pytest.raises(DataError, match="no images"):
         load_dataset("folder", empty)
+
+
+def test_a_cifar_meta_that_is_not_a_dict_is_a_clear_error(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {"data": np.zeros((10, 3072), np.uint8), "labels": list(range(10))}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch))
+    for meta, message in (([1, 2], "CIFAR meta dict"), ({"label_names": 3}, "list of class names")):
+        (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+        with pytest.raises(DataError, match=message):
+            load_dataset("cifar10", tmp_path)
