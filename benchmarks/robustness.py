@@ -84,6 +84,19 @@ def _write_pngs(folder: Path, n: int, seed: int) -> None:
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
 
 
+def _write_bomb(path: Path) -> None:
+    """A PNG header claiming 20000 x 20000 pixels (a decompression bomb), with no image data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20_000, 20_000, 8, 2, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
 def build_fixtures(fx: Path) -> None:
     import pickle
 
@@ -126,6 +139,7 @@ def build_fixtures(fx: Path) -> None:
     (fx / "img_text" / "cat" / "notes.txt").write_text("not an image")
     (fx / "img_text" / "cat" / "fake.jpg").write_text("not a jpeg either")
     (fx / "img_empty").mkdir()
+    _write_bomb(fx / "img_bomb" / "cat" / "bomb.png")
     _write_pngs(fx / "img_one_class" / "cat", 4, 4)
     # CIFAR python layout
     meta = {"label_names": [f"c{i}" for i in range(10)]}
@@ -714,7 +728,7 @@ def cases() -> list[Case]:
     )
     cli("distill --resume with hostile last.pt", "distill", _hostile_resume)
     # image folders, CIFAR batches, text files
-    for folder in ("img_corrupt", "img_text", "img_empty", "img_one_class"):
+    for folder in ("img_corrupt", "img_text", "img_empty", "img_one_class", "img_bomb", "teacher.pt"):
         distill(
             f"distill --dataset folder {folder}",
             lambda fx, f=folder: ["--dataset", "folder", "--data-root", str(fx / f)],
@@ -894,6 +908,18 @@ def cases() -> list[Case]:
     for flag, value in (("--epochs", "0"), ("--lr", "-1"), ("--train-subset", "0"), ("--batch-size", "-4")):
         teacher(f"train-teacher {flag} {value}", lambda fx, f=flag, v=value: [f, v])
     teacher("train-teacher --model nonsense", lambda fx: ["--model", "nonsense"])
+    # an --out whose parent is a file (a typo, a name clash) must be a one-line error
+    cli(
+        "search --out through a file",
+        "search",
+        lambda t, fx: ["search", *SEARCH, "--out", str(fx / "teacher.pt" / "run")],
+    )
+    cli(
+        "distill --out through a file",
+        "distill",
+        lambda t, fx: [*DISTILL, "--teacher", str(fx / "teacher.pt"), "--out", str(fx / "teacher.pt" / "d")],
+    )
+    proxies("bench proxies --out through a file", lambda fx: ["--out", str(fx / "teacher.pt" / "b")])
     cli(
         "train-teacher --out into a file path",
         "train-teacher",

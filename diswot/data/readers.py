@@ -162,13 +162,14 @@ def load_image_folder(
     root: str | Path, train: bool = True, download: bool = False, image_size: int = 32
 ) -> ImageDataset:
     """Images under ``root/<class>/``; ``root/train`` and ``root/test`` are used when present."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     root = Path(root).expanduser()
     split_dir = root / ("train" if train else "test")
     base = split_dir if split_dir.is_dir() else root
     if not base.is_dir():
-        raise DataError(f"image folder {root} does not exist")
+        problem = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"image folder {root} {problem}; point --data-root at a folder of class sub-folders")
     class_dirs = sorted(d for d in base.iterdir() if d.is_dir())
     if not class_dirs:
         raise DataError(f"{base} has no class sub-folders (expected {base}/<class>/<image>)")
@@ -181,7 +182,9 @@ def load_image_folder(
             try:
                 with Image.open(path) as img:
                     rgb = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
-            except (UnidentifiedImageError, OSError) as exc:
+            except (OSError, Image.DecompressionBombError, ValueError, SyntaxError) as exc:
+                # Pillow's plugins raise any of these for a malformed or hostile file (UnidentifiedImageError
+                # is an OSError)
                 raise DataError(f"cannot read image {path}: {exc}") from exc
             images.append(torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1))
             labels.append(label)
