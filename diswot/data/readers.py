@@ -137,7 +137,14 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
     return _to_images(batch["data"], path), torch.as_tensor(batch[label_key], dtype=torch.long)
 
 
-def _decode_names(names: list[object]) -> list[str]:
+def _class_names(path: Path, key: str) -> list[str]:
+    """The class names under ``key`` of the meta pickle ``path`` (empty when it has none)."""
+    meta = safe_load(path)
+    if not isinstance(meta, dict):
+        raise DataError(f"{path} does not hold a CIFAR meta dict (found {type(meta).__name__})")
+    names = meta.get(key, meta.get(key.encode(), []))
+    if not isinstance(names, list | tuple):
+        raise DataError(f"{path}: {key!r} must be a list of class names, found {type(names).__name__}")
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
@@ -148,10 +155,7 @@ def _cifar_layout(
     if download:
         download_cifar(root, which)
     folder = _find_dir(root, CIFAR_FOLDERS[which], which)
-    meta = safe_load(folder / meta_file)
-    if not isinstance(meta, dict):
-        raise DataError(f"{folder / meta_file} does not hold CIFAR metadata (a dict of class names)")
-    return folder, _decode_names(meta.get(names_key, meta.get(names_key.encode(), [])))
+    return folder, _class_names(folder / meta_file, names_key)
 
 
 @register_dataset("cifar10", "CIFAR-10 in the official python layout (--download to fetch it)")
@@ -188,13 +192,14 @@ def load_image_folder(
     root: str | Path, train: bool = True, download: bool = False, image_size: int = 32
 ) -> ImageDataset:
     """Images under ``root/<class>/``; ``root/train`` and ``root/test`` are used when present."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     root = Path(root).expanduser()
     split_dir = root / ("train" if train else "test")
     base = split_dir if split_dir.is_dir() else root
     if not base.is_dir():
-        raise DataError(f"image folder {root} does not exist")
+        problem = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"image folder {root} {problem}; point --data-root at a folder of class sub-folders")
     class_dirs = sorted(d for d in base.iterdir() if d.is_dir())
     if not class_dirs:
         raise DataError(f"{base} has no class sub-folders (expected {base}/<class>/<image>)")
@@ -207,7 +212,9 @@ def load_image_folder(
             try:
                 with Image.open(path) as img:
                     rgb = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
-            except (UnidentifiedImageError, OSError) as exc:
+            except (OSError, Image.DecompressionBombError, ValueError, SyntaxError) as exc:
+                # Pillow's plugins raise any of these for a malformed or hostile file (UnidentifiedImageError
+                # is an OSError)
                 raise DataError(f"cannot read image {path}: {exc}") from exc
             images.append(torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1))
             labels.append(label)

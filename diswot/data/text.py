@@ -202,31 +202,41 @@ def read_labelled_text(
     if not path.is_file():
         raise DataError(f"text file {path} does not exist")
     delimiter = "\t" if path.suffix.lower() in {".tsv", ".tab"} else ","
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(
-            f, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-        )
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"{path} is empty; expected a header row with a {label_column!r} column")
-        if label_column not in header:
-            raise DataError(
-                f"{path} has no {label_column!r} column (found {header}); name the label column "
-                "with label_column=... (read_labelled_text)"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(
+                f, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
             )
-        label_at = header.index(label_column)
-        others = [i for i, h in enumerate(header) if i != label_at]
-        if text_column is not None and text_column not in header:
-            raise DataError(f"{path} has no {text_column!r} column (found {header})")
-        text_at = header.index(text_column) if text_column else others[0]
-        texts, labels = [], []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) <= max(label_at, text_at):
-                raise DataError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
-            texts.append(row[text_at])
-            labels.append(row[label_at].strip())
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"{path} is empty; expected a header row with a {label_column!r} column")
+            if label_column not in header:
+                raise DataError(
+                    f"{path} has no {label_column!r} column (found {header}); name the label column "
+                    "with label_column=... (read_labelled_text)"
+                )
+            label_at = header.index(label_column)
+            others = [i for i, h in enumerate(header) if i != label_at]
+            if not others:
+                raise DataError(f"{path} has only the {label_column!r} column; it needs a text column too")
+            if text_column is not None and text_column not in header:
+                raise DataError(f"{path} has no {text_column!r} column (found {header})")
+            text_at = header.index(text_column) if text_column else others[0]
+            texts, labels = [], []
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) <= max(label_at, text_at):
+                    raise DataError(f"{path}:{line}: expected {len(header)} columns, found {len(row)}")
+                texts.append(row[text_at])
+                labels.append(row[label_at].strip())
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); re-save it as UTF-8"
+        ) from exc
+    except csv.Error as exc:  # NUL bytes, a runaway quote: not a text table
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise DataError(f"{path} is not a readable {kind} file: {exc}") from exc
     return texts, labels
 
 

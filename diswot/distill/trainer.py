@@ -30,7 +30,7 @@ from torch import nn
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
-from diswot.errors import CheckpointError, DataError, DiswotError
+from diswot.errors import CheckpointError, DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.models.profile import profile
@@ -79,6 +79,11 @@ class Recipe:
             raise DiswotError(f"schedule must be 'cosine' or 'step', got {self.schedule!r}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
             raise DiswotError("lr must be > 0, weight decay >= 0 and momentum in [0, 1)")
+        # inf passes the comparisons above but makes the first step NaN: refuse it up front
+        if not all(math.isfinite(v) for v in (self.lr, self.weight_decay, self.ce_weight)):
+            raise DiswotError("lr, weight decay and the cross-entropy weight must be finite numbers")
+        if not self.ce_weight >= 0:
+            raise DiswotError(f"the cross-entropy weight must be >= 0, got {self.ce_weight}")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of (0-based) ``epoch``."""
@@ -207,6 +212,12 @@ class Trainer:
         num_classes = self.train_data.num_classes
         example = self.train_data.scoring_batch(min(32, len(self.train_data)), seed=0, device=self.device)
         teacher_feats = self._teacher_features(example) if self.teacher is not None else None
+        if teacher_feats is not None and not torch.isfinite(teacher_feats.logits).all():
+            # NaN/inf weights would only show as a NaN loss after an epoch of wasted training
+            raise CheckpointError(
+                "the teacher's outputs on a real batch are not finite (NaN or inf): its weights are "
+                "corrupt or its training diverged; use another --teacher"
+            )
         if teacher_feats is not None and teacher_feats.logits.shape[1] != num_classes:
             raise DataError(
                 f"the teacher predicts {teacher_feats.logits.shape[1]} classes but the data has "
@@ -228,7 +239,12 @@ class Trainer:
             run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
             params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
             run.optimizer = self._optimizer(params)
-            run.out.mkdir(parents=True, exist_ok=True)
+            try:
+                run.out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, a read-only disk
+                raise RunDirError(
+                    f"cannot create the output folder {run.out} ({exc.strerror or exc}); choose another --out"
+                ) from exc
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         r = self.recipe
@@ -259,7 +275,11 @@ class Trainer:
             try:
                 state = torch.load(path, map_location=self.device, weights_only=True)
             except Exception as exc:
-                raise CheckpointError(f"cannot read training state {path}: {exc}") from exc
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                raise CheckpointError(
+                    f"cannot read training state {path}: {first}; "
+                    "delete it to start over, or use another --out"
+                ) from exc
             if state.get("spec") != run.spec or state.get("distillers") != run.distillers:
                 raise CheckpointError(
                     f"{path} was written for {state.get('spec')!r} with {state.get('distillers')!r}, "

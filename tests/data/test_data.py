@@ -109,7 +109,37 @@ def test_image_folder(tmp_path):
     (tmp_path / "dogs" / "broken.png").write_bytes(b"garbage")
     with pytest.raises(DataError, match="cannot read image"):
         load_dataset("folder", tmp_path)
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        load_dataset("folder", tmp_path / "cats" / "notes.txt")
     empty = tmp_path / "empty"
     (empty / "a").mkdir(parents=True)
     with pytest.raises(DataError, match="no images"):
         load_dataset("folder", empty)
+
+
+def test_a_cifar_meta_that_is_not_a_dict_is_a_clear_error(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {"data": np.zeros((10, 3072), np.uint8), "labels": list(range(10))}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch))
+    for meta, message in (([1, 2], "CIFAR meta dict"), ({"label_names": 3}, "list of class names")):
+        (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+        with pytest.raises(DataError, match=message):
+            load_dataset("cifar10", tmp_path)
+
+
+def test_a_decompression_bomb_image_is_a_clear_error(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # a 20000 x 20000 PNG header: Pillow refuses it as a decompression bomb before decoding
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20_000, 20_000, 8, 2, 0, 0, 0))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+    with pytest.raises(DataError, match=r"cannot read image .*bomb"):
+        load_dataset("folder", tmp_path)

@@ -64,3 +64,17 @@ def test_sequences_longer_than_the_model_maximum(sst2):
     model = TransformerClassifier(vocab_size=30522, hidden=64, layers=1, heads=1, ffn=128, max_len=32)
     with pytest.raises(DataError, match="exceeds the model's maximum of 32"):
         model(train.input_ids[:2], train.attention_mask[:2])  # 64 tokens
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"sentence\tlabel\nnice\t1\n" + "caf\xe9\t0\n".encode("latin-1"), "not UTF-8 text"),
+        (b"label\n1\n0\n", "needs a text column"),
+    ],
+)
+def test_undecodable_or_textless_files_are_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "train.tsv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_labelled_text(path)
