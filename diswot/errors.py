@@ -41,3 +41,7 @@ class BudgetError(DiswotError, ValueError):
 
 class RunDirError(DiswotError):
     """A search run directory clashes with the request (exists without --resume, or differs)."""
+
+
+class StoreError(DiswotError):
+    """A ``--store`` file that is not a diswot SQLite store (or one of another layout)."""

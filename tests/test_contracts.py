@@ -191,6 +191,13 @@ def test_proxy_raises_a_clear_error_instead_of_nan(name, settings):
         assert math.isfinite(value)  # e.g. a parameter count does not look at the weights' values
 
 
+@pytest.mark.parametrize("name", ["zico", "jacob_cov"])
+def test_weight_reading_proxies_refuse_nan_weights(name, settings):
+    # they used to return a plausible value (zico 0.0, jacob_cov its floor) for a NaN network
+    with pytest.raises(DiswotError, match=name):
+        score(settings["images"], [name], model=NaNNetwork())
+
+
 # search spaces -----------------------------------------------------------------------------------
 
 

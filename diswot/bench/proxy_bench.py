@@ -22,6 +22,7 @@ from diswot.bench.metrics import (
     protocol_report,
 )
 from diswot.errors import BudgetError, DataError, DiswotError
+from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
 from diswot.proxies.cache import ScoreCache
 from diswot.proxies.setup import scoring_setup
@@ -109,7 +110,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         proxy_seed=cfg.seed, device=cfg.device, data_root=cfg.data_root, teacher_model=cfg.teacher_model,
     )  # fmt: skip
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, setup.data_key, setup.teacher_key)
     jobs: dict[frozenset[str], ScoringJob] = {}  # one per set of proxies missing from the cache
     values: dict[str, list[float]] = {n: [] for n in names}

@@ -30,10 +30,11 @@ from torch import nn
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
-from diswot.errors import CheckpointError, DataError, DiswotError, RunDirError
+from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.models.profile import profile
+from diswot.paths import make_dir
 
 STATE_FILE = "last.pt"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -239,12 +240,7 @@ class Trainer:
             run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
             params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
             run.optimizer = self._optimizer(params)
-            try:
-                run.out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file in the way, no permission, a read-only disk
-                raise RunDirError(
-                    f"cannot create the output folder {run.out} ({exc.strerror or exc}); choose another --out"
-                ) from exc
+            make_dir(run.out)
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         r = self.recipe

@@ -80,8 +80,9 @@ def _read(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        first_line = (str(exc).splitlines() or ["no message"])[0][:300]  # a zero-byte file has none
         raise CheckpointError(
-            f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}. "
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {first_line}. "
             "Expected a file written by torch.save holding a state_dict or a diswot checkpoint "
             "(files that need arbitrary code to unpickle are refused)."
         ) from exc

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from torch import nn
 
+from diswot.errors import StoreError
 from diswot.proxies.base import PROXIES
 
 NO_TEACHER = "none"
@@ -34,16 +35,43 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 
 
+def open_store(path: Path, schema: str, conn: sqlite3.Connection | None = None) -> sqlite3.Connection:
+    """A connection to the SQLite store ``path`` with the tables of ``schema`` (created when
+    missing, checked when present); a file that is not such a store is a one-line error."""
+    memory = sqlite3.connect(":memory:")
+    memory.executescript(schema)
+    tables = [t for (t,) in memory.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    wanted = {t: _columns(memory, t) for t in tables}
+    memory.close()
+    try:
+        if conn is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=60)
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(schema)
+        conn.commit()
+        found = {t: _columns(conn, t) for t in wanted}
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StoreError(f"--store {path} is not a diswot store ({exc}); give a new file name") from exc
+    for table, columns in wanted.items():
+        if found[table] != columns:
+            raise StoreError(
+                f"--store {path} has a {table!r} table of another layout ({', '.join(found[table])}); "
+                "give a new file name"
+            )
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
 class ScoreCache:
     """Proxy scores (value, milliseconds) of one space, data and teacher, in a SQLite file."""
 
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(SCHEMA)
-        self.conn.commit()
+        self.conn = open_store(self.path, SCHEMA)
         self.space, self.data_key, self.teacher_key = space, data_key, teacher_key
         self.hits = 0
 

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from diswot.data import LabelledData, TextDataset, load_dataset
 from diswot.data.text import Tokenizer, check_token_ids
-from diswot.errors import DataError, DiswotError
+from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies.base import PROXIES, Batch, TeacherContext
@@ -112,6 +113,11 @@ def resolve_teacher(
         )
     else:
         loaded = load_teacher(teacher or DEFAULT_TEACHER, num_classes=num_classes, model=model, seed=seed)
+    if not all(torch.isfinite(p).all() for p in loaded.model.parameters()):
+        raise CheckpointError(
+            f"teacher {loaded.spec!r} ({loaded.source}) has NaN or infinite weights; "
+            "retrain it or give another --teacher"
+        )
     reads_tokens = any(isinstance(m, nn.Embedding) for m in loaded.model.modules())
     if dataset.input_kind == "tokens" and not reads_tokens:
         raise DataError(

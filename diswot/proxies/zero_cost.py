@@ -106,6 +106,8 @@ def jacob_cov(probe: Probe) -> float:
         x = batch.inputs.clone().requires_grad_(True)
         model(x).sum().backward()
         jacobian = x.grad.reshape(x.shape[0], -1).double().numpy()
+    if not np.isfinite(jacobian).all():  # NaN weights: the floor below would hide them
+        raise ValueError("the input gradients are not finite (NaN or infinite weights or outputs)")
     # An image whose input gradient is constant (every image, when the output ignores the
     # input) has a NaN correlation row. The paper drops such networks; here the row counts as
     # zero, which adds at least 1/k - log(1/k) to the penalty, so a search can still rank them last.
@@ -186,6 +188,9 @@ def zico(probe: Probe) -> float:
             std, mean_abs = stacked.std(0, correction=0), stacked.abs().mean(0)  # numpy's ddof=0
         # weights whose gradient is the same in both halves are skipped, as in ZiCo (where()
         # is cheaper than masking; its discarded branch divides by zero)
+        if not (torch.isfinite(mean_abs).all() and torch.isfinite(std).all()):
+            # NaN weights: where() would skip every weight and report a plausible 0
+            raise ValueError("the gradients are not finite (NaN or infinite weights or outputs)")
         total = float(torch.where(std != 0, mean_abs / std, 0.0).sum())
         if total > 0:
             score += math.log(total)

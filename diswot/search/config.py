@@ -95,6 +95,8 @@ class SearchConfig:
         self.params = self.params or StrategyParams()
         if self.evaluations < 1:
             raise DiswotError(f"evaluations must be at least 1, got {self.evaluations}")
+        if self.top_k < 1:
+            raise DiswotError(f"top_k must be at least 1, got {self.top_k}")
         if self.objective not in OBJECTIVES:
             raise DiswotError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         p = self.params

@@ -100,9 +100,14 @@ def _run(cfg: SearchConfig) -> SearchResult:
     config = _run_config(cfg, space, setup, proxy_names, scored_names, aggregate)
     run_id = run_id_of(config)
     run_dir.start(run_id, config)
-    run_store: RunStore | None = RunStore(
-        run_dir.store_path(cfg.store), space.name, setup.data_key, setup.teacher_key
-    )
+    try:
+        run_store: RunStore | None = RunStore(
+            run_dir.store_path(cfg.store), space.name, setup.data_key, setup.teacher_key
+        )
+    except DiswotError:  # not a store: leave nothing behind
+        run_dir.discard()
+        run_dir.close()
+        raise
     costs.store = run_store
     recorded = run_store.recorded(run_id)
     run_store.start_run(run_id, config)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from diswot.errors import RunDirError
+from diswot.paths import make_dir
 
 RUN_FILE = "run.json"
 
@@ -44,7 +45,7 @@ class RunDir:
             return
         self.created = True  # check_run_dir made sure it is absent or empty
         self.made_dir = not self.path.exists()
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path)
         (self.path / RUN_FILE).write_text(json.dumps({"run_id": run_id, **config}, indent=2))
 
     def store_path(self, store: str | Path | None) -> Path:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diswot.proxies.cache import ScoreCache
+from diswot.proxies.cache import ScoreCache, open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS costs (
@@ -62,9 +62,8 @@ class RunStore:
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
         self.scores = ScoreCache(path, space, data_key, teacher_key)
         self.space = space
-        self.conn = self.scores.conn  # one connection: the run's tables live in the cache's file
-        self.conn.executescript(SCHEMA)
-        self.conn.commit()
+        # one connection: the run's tables live in the cache's file
+        self.conn = open_store(self.scores.path, SCHEMA, self.scores.conn)
 
     def close(self) -> None:
         self.scores.close()
