@@ -73,6 +73,9 @@ class ResNet(nn.Module):
         imagenet_stem: 7x7/2 convolution and max-pooling (for 224x224) instead of one 3x3 conv.
     """
 
+    # where FeatureExtractor reads the last feature map and the classifier (no discovery pass)
+    feature_map_module, classifier_module = "stages", "fc"
+
     def __init__(
         self,
         depths: Sequence[int],
@@ -147,6 +150,8 @@ class PooledClassifier(nn.Module):
 
     features: nn.Module
     fc: nn.Linear
+    # where FeatureExtractor reads the last feature map and the classifier (no discovery pass)
+    feature_map_module, classifier_module = "features", "fc"
 
     def __init__(self) -> None:
         super().__init__()

@@ -84,6 +84,10 @@ class FeatureExtractor:
         self, model: nn.Module, *, classifier: str | None = None, feature_layer: str | None = None
     ) -> None:
         self.model = model
+        # a model may declare where its features are (class attributes ``feature_map_module`` and
+        # ``classifier_module``): then no discovery pass runs; explicit arguments still win
+        classifier = classifier or getattr(model, "classifier_module", None)
+        feature_layer = feature_layer or getattr(model, "feature_map_module", None)
         self._modules = dict(model.named_modules())
         for role, name in (("classifier", classifier), ("feature_layer", feature_layer)):
             if name is not None and name not in self._modules:

@@ -89,6 +89,9 @@ class NB201Network(nn.Module):
     """The cell ``ops`` on the benchmark's skeleton: ``cells`` cells per stage, ``channels`` wide
     at the first stage."""
 
+    # where FeatureExtractor reads the last feature map and the classifier (no discovery pass)
+    feature_map_module, classifier_module = "lastact", "classifier"
+
     def __init__(self, ops: Sequence[str], channels: int = 16, cells: int = 5, num_classes: int = 10):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
