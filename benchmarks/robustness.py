@@ -53,6 +53,10 @@ SEARCH = [
 ]
 TRAIN = ["--epochs", "1", "--batch-size", "40"]
 DISTILL = ["distill", "--student", "resnet8", *TRAIN]
+BENCH_PROXIES = ["bench", "proxies", "--space", "resnet-depth", "--teacher", "resnet8",
+                 "--proxies", "nwot,flops", "--num-archs", "6", "--batch-size", "16", "--no-plots",
+                 "--bootstrap", "0"]  # fmt: skip
+KD_GROUND_TRUTH = ["bench", "kd-ground-truth", "--space", "resnet-depth", "--num-archs", "1", *TRAIN]
 
 
 def _env() -> dict[str, str]:
@@ -632,55 +636,19 @@ def cases() -> list[Case]:
 
     def proxies(name: str, extra: Callable[[Path], list[str]], gt: str = "gt_good.csv", **kw: object) -> None:
         kw.setdefault("out", "b")
-        cli(
-            name,
-            "bench proxies",
-            lambda t, fx: [
-                "bench",
-                "proxies",
-                "--space",
-                "resnet-depth",
-                "--teacher",
-                "resnet8",
-                "--ground-truth",
-                str(fx / gt),
-                "--proxies",
-                "nwot,flops",
-                "--num-archs",
-                "6",
-                "--batch-size",
-                "16",
-                "--no-plots",
-                "--bootstrap",
-                "0",
-                "--out",
-                "b",
-                *extra(fx),
-            ],
-            **kw,
-        )
+
+        def argv(_t: Path, fx: Path) -> list[str]:
+            return [*BENCH_PROXIES, "--ground-truth", str(fx / gt), "--out", "b", *extra(fx)]
+
+        cli(name, "bench proxies", argv, **kw)
 
     def kdgt(name: str, extra: Callable[[Path], list[str]], **kw: object) -> None:
         kw.setdefault("out", "kd.csv")
-        cli(
-            name,
-            "bench kd-ground-truth",
-            lambda t, fx: [
-                "bench",
-                "kd-ground-truth",
-                "--space",
-                "resnet-depth",
-                "--teacher",
-                str(fx / "teacher.pt"),
-                "--num-archs",
-                "1",
-                *TRAIN,
-                "--out",
-                "kd.csv",
-                *extra(fx),
-            ],
-            **kw,
-        )
+
+        def argv(_t: Path, fx: Path) -> list[str]:
+            return [*KD_GROUND_TRUTH, "--teacher", str(fx / "teacher.pt"), "--out", "kd.csv", *extra(fx)]
+
+        cli(name, "bench kd-ground-truth", argv, **kw)
 
     def teacher(name: str, extra: Callable[[Path], list[str]], **kw: object) -> None:
         kw.setdefault("out", "t.pt")
