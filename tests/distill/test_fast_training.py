@@ -194,3 +194,16 @@ def test_a_table_from_before_seed_columns_counts_as_the_sampling_seed(tmp_path, 
     assert trained == []  # seed 0's value is the old kd_accuracy
     table = pd.read_csv(out, dtype={"arch": str})
     assert table.loc[0, "kd_accuracy_seed0"] == 31.5 and "vanilla_accuracy_seed0" not in table
+
+
+def test_compile_leaves_the_hooked_modules_eager_and_compiles_the_rest(monkeypatch):
+    # which blocks --compile hands to torch.compile (compiling itself takes minutes on a CPU)
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(self))
+    model = build_model("resnet8")
+    trainer_module._compile_around(model, {"stages", "fc"})
+    names = {m: n for n, m in model.named_modules()}
+    chosen = sorted(names[m] for m in compiled)
+    # the hooked "stages" is descended into (its blocks compiled); "pool" has no weights
+    assert chosen == sorted(["stem", *(f"stages.{n}" for n, _ in model.stages.named_children())])
+    assert "fc" not in chosen and "stages" not in chosen
