@@ -129,7 +129,8 @@ def distill(
         for split in (train, test) if train.input_kind == "tokens" else ():
             check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
         run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
-        runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers))
+        options = {} if isinstance(student, str) else dict(student.options)
+        runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
     created = not out.exists()
     try:
         trainer = Trainer(

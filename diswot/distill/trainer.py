@@ -106,6 +106,7 @@ class StudentRun:
     model: nn.Module
     out: Path
     distillers: str = "none"
+    space_options: dict[str, Any] = field(default_factory=dict)  # of a SPACE:ARCH spec, if not default
     loss: DistillationLoss | None = None
     optimizer: torch.optim.Optimizer | None = None
     extractor: FeatureExtractor | None = None
@@ -416,7 +417,8 @@ class Trainer:
         run.model.to(self.device)
         final = run.metrics[-1]["test_accuracy"] if run.metrics else float("nan")
         summary = {
-            "name": run.name, "model": run.spec, "distillers": run.distillers,
+            "name": run.name, "model": run.spec, "space_options": run.space_options,
+            "distillers": run.distillers,
             "test_accuracy": final, "best_test_accuracy": max(
                 (m["test_accuracy"] for m in run.metrics if math.isfinite(m["test_accuracy"])),
                 default=float("nan"),
@@ -427,7 +429,8 @@ class Trainer:
         }  # fmt: skip
         save_checkpoint(
             run.out / "model.pt", run.model, run.spec, self.train_data.num_classes,
-            test_accuracy=final, distillers=run.distillers, epochs=self.recipe.epochs,
+            space_options=run.space_options, test_accuracy=final, distillers=run.distillers,
+            epochs=self.recipe.epochs,
         )  # fmt: skip
         tmp = run.out / "result.json.tmp"
         tmp.write_text(json.dumps(summary, indent=2))

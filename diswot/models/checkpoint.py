@@ -5,7 +5,8 @@ A *model spec* is a registered model name (``resnet56``) or a search-space archi
 tensors and primitives, so they load with ``torch.load(..., weights_only=True)``:
 
 ``{"format": "diswot", "version": 1, "model": SPEC, "num_classes": K, "state_dict": {...},
-"meta": {...}}``
+"meta": {...}}``, plus ``"space_options": {...}`` for an architecture of a space built with
+non-default options (a shallower NB201, say), so the checkpoint rebuilds the network it holds.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ from diswot.models.registry import MODELS
 CHECKPOINT_FORMAT = "diswot"
 
 
-def build_model(spec: str, num_classes: int = 10) -> nn.Module:
-    """A random-initialised network for a registered model name or ``SPACE:ARCH``."""
+def build_model(spec: str, num_classes: int = 10, space_options: dict[str, Any] | None = None) -> nn.Module:
+    """A random-initialised network for a registered model name or ``SPACE:ARCH``.
+
+    ``space_options`` are the non-default constructor options of the space (e.g. ``{"cells": 2}``
+    for a shallower NB201), as a search records them; a zoo name takes none.
+    """
     if spec in MODELS:
+        if space_options:
+            raise DiswotError(f"{spec!r} is a zoo model: it takes no space options ({space_options})")
         return MODELS.get(spec)(num_classes=num_classes)
     if ":" in spec:
         from diswot.search_spaces import SPACES, get_space
 
         space_name, arch_key = spec.split(":", 1)
         if space_name in SPACES:
-            space = get_space(space_name)
+            space = get_space(space_name, **(space_options or {}))
             return space.build(space.decode(arch_key), num_classes=num_classes)
     try:
         MODELS.get(spec)
@@ -43,8 +50,16 @@ def build_model(spec: str, num_classes: int = 10) -> nn.Module:
     raise AssertionError("unreachable")
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, spec: str, num_classes: int, **meta: Any) -> Path:
-    """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    spec: str,
+    num_classes: int,
+    space_options: dict[str, Any] | None = None,
+    **meta: Any,
+) -> Path:
+    """Write ``model``'s weights with what is needed to rebuild it (atomically): the spec and,
+    for an architecture of a space built with non-default options, those options."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -55,6 +70,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: str, num_classes: 
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": meta,
     }
+    if space_options:
+        payload["space_options"] = dict(space_options)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
@@ -163,6 +180,7 @@ def load_teacher(
     payload = _read(path)
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
         arch, state = str(payload.get("model")), payload.get("state_dict")
+        options = dict(payload.get("space_options") or {})
         meta = dict(payload.get("meta") or {})
         found_classes = int(payload.get("num_classes", _classifier_classes(state) or 0))
     elif isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
@@ -171,7 +189,7 @@ def load_teacher(
                 f"{path} is a bare state_dict; name its architecture "
                 "(--teacher-model NAME, or model=NAME in Python)"
             )
-        arch, state, meta = model, payload, {}
+        arch, state, meta, options = model, payload, {}, {}
         found_classes = _classifier_classes(payload) or 0
     else:
         raise CheckpointError(
@@ -182,6 +200,8 @@ def load_teacher(
             f"{path} classifies {found_classes} classes but the data has {num_classes}: "
             "use a teacher trained on this dataset"
         )
-    net = build_model(arch, found_classes)
+    net = build_model(arch, found_classes, options)
     load_state_checked(net, state, str(path), arch)
+    if options:
+        meta = {**meta, "space_options": options}
     return Teacher(net, arch, found_classes, str(path), meta)

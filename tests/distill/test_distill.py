@@ -24,6 +24,7 @@ from diswot.distill.api import student_specs
 from diswot.errors import DataError, DiswotError, InvalidArchError, UnknownNameError
 from diswot.models import FeatureExtractor
 from diswot.models.checkpoint import save_checkpoint
+from diswot.search.result import Student
 
 QUICK = Recipe(epochs=2, batch_size=40, seed=0)
 
@@ -195,3 +196,18 @@ def test_empty_or_tiny_data_is_refused(tmp_path):
         build_model(student_specs("nb201:|x|")[0])
     with pytest.raises(DiswotError, match=r"result\.json"):
         student_specs("resnet8", top_k=3)
+
+
+def test_a_student_of_a_non_default_space_reloads_from_its_checkpoint(tmp_path):
+    """model.pt records the space's options, so a student of a shallower NB201 rebuilds as trained."""
+    student = Student("nb201", "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|"
+                      "nor_conv_3x3~2|", {"channels": 8, "cells": 1})  # fmt: skip
+    recipe = Recipe(epochs=1, batch_size=40)
+    [summary] = distill("resnet8", [student], "none", recipe=recipe, out=tmp_path / "d", progress=False)
+    assert summary["space_options"] == {"channels": 8, "cells": 1}
+    reloaded = load_teacher(tmp_path / "d" / "model.pt", num_classes=10)
+    trained = torch.load(tmp_path / "d" / "model.pt", weights_only=True)["state_dict"]
+    assert reloaded.meta["space_options"] == {"channels": 8, "cells": 1}
+    assert all(torch.equal(v, trained[k]) for k, v in reloaded.model.state_dict().items())
+    with pytest.raises(DiswotError, match="no space options"):
+        build_model("resnet8", space_options={"cells": 1})
