@@ -87,6 +87,17 @@ def _choose_archs(cfg: ProxyBenchConfig, space, truth_keys: set[str]) -> tuple[l
     return kept, len(chosen) - len(kept)
 
 
+def _check_truth_varies(column: str, values: list[float | None]) -> None:
+    """A truth that is the same for every architecture ranks nothing: say so before scoring."""
+    distinct = {v for v in values if v is not None}
+    if len(distinct) == 1:
+        raise ProtocolError(
+            f"ground-truth column {column!r} is {distinct.pop()} for every architecture scored, so no "
+            "ranking can be judged against it; a teacher or students at chance accuracy are the usual "
+            "cause (check the table, or train longer)"
+        )
+
+
 def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     """Score sampled architectures, correlate with ground truth, write JSON, CSV and plots."""
     from tqdm import tqdm
@@ -105,6 +116,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     flops = np.array([costs[k].flops for k in archs], dtype=float)
     params = np.array([costs[k].params for k in archs], dtype=float)
     bands = budget_bands(flops, cfg.protocol.budget_bands)  # too few archs fail before scoring
+    _check_truth_varies(truth.columns[0], [truth.values[truth.columns[0]].get(k) for k in archs])
     setup = scoring_setup(
         space, cfg.dataset, cfg.teacher, names, batch_size=cfg.batch_size, num_batches=cfg.num_batches,
         proxy_seed=cfg.seed, device=cfg.device, data_root=cfg.data_root, teacher_model=cfg.teacher_model,
@@ -362,24 +374,30 @@ def format_table(report: dict[str, object]) -> str:
         f"{'proxy':<34}{'kendall':>9}{'spearman':>10}{'wb tau':>8}{'regret@1':>10}{'pearson':>9}"
         f"{'top1 acc':>10}{'ms/arch':>10}"
     ]
-    ordered = sorted(proxies.items(), key=lambda kv: -kv[1]["spearman"])  # type: ignore[union-attr]
+
+    def rank_key(item: tuple[str, dict[str, object]]) -> float:
+        rho = item[1]["spearman"]
+        return -rho if isinstance(rho, float) else 2.0  # an undefined correlation sorts last
+
+    ordered = sorted(proxies.items(), key=rank_key)  # type: ignore[arg-type]
 
     def number(value: object, width: int, digits: int) -> str:
         return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
     for name, e in ordered:
         lines.append(
-            f"{name:<34}{e['kendall']:>9.3f}{e['spearman']:>10.3f}"
+            f"{name:<34}{number(e['kendall'], 9, 3)}{number(e['spearman'], 10, 3)}"
             f"{number(e.get('within_budget_kendall'), 8, 3)}{number(e.get('top1_regret'), 10, 2)}"
-            f"{e['pearson']:>9.3f}{number(e['top1_accuracy'], 10, 2)}"
+            f"{number(e['pearson'], 9, 3)}{number(e['top1_accuracy'], 10, 2)}"
             f"{e['ms_per_arch']:>10.1f}"
         )
     protocol = report.get("protocol") or {}
     ceiling = protocol.get("noise_ceiling")  # type: ignore[union-attr]
     if ceiling:
         lines.append(
-            f"noise ceiling ({', '.join(ceiling['seed_columns'])}): kendall {ceiling['kendall']:.3f}, "
-            f"spearman {ceiling['spearman']:.3f}, within-budget kendall "
+            f"noise ceiling ({', '.join(ceiling['seed_columns'])}): "
+            f"kendall {number(ceiling['kendall'], 1, 3)}, spearman {number(ceiling['spearman'], 1, 3)}, "
+            "within-budget kendall "
             f"{number(ceiling['within_budget_kendall'], 1, 3)}"
         )
     return "\n".join(lines)

@@ -82,6 +82,7 @@ def test_budget_bounds_score_only_archs_within(tmp_path, table, capsys):
         (["--bootstrap", "-1"], None, "--bootstrap must be >= 0"),
         ([], ["dup"], "already appears on line 2; keep one row per architecture"),
         ([], ["nan"], "holds 'nan'; leave the cell empty"),
+        ([], ["chance"], "'kd_accuracy' is 10.0 for every architecture scored"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, table, capsys, extra, rows, message):
@@ -92,6 +93,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, table, capsys, extra, rows, 
             lines = [line + ("," if i else ",empty") for i, line in enumerate(lines)]
         elif rows == ["dup"]:
             lines.insert(2, lines[1])
+        elif rows == ["chance"]:  # every student at chance: a dead teacher's table
+            lines = [lines[0], *(",".join([r.split(",")[0], "10.0", *r.split(",")[2:]]) for r in lines[1:])]
         else:
             lines[3] = lines[3].replace(lines[3].split(",")[1], "nan", 1)
         path = tmp_path / "bad.csv"
@@ -99,3 +102,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, table, capsys, extra, rows, 
     assert main([*_args(path, tmp_path / "o", "--no-plots"), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_undefined_correlations_print_as_dashes(tmp_path, table, capsys):
+    """A seed column that is constant (one seed at chance) leaves the noise ceiling undefined:
+    the table shows '-' for it instead of failing after the scoring."""
+    lines = table.read_text().splitlines()
+    constant = [lines[0], *(",".join([*r.split(",")[:3], "10.0", *r.split(",")[4:]]) for r in lines[1:])]
+    path = tmp_path / "one_dead_seed.csv"
+    path.write_text("\n".join(constant) + "\n")
+    assert main(_args(path, tmp_path / "o", "--no-plots")) == 0
+    screen = capsys.readouterr().out
+    assert "noise ceiling (kd_accuracy_seed0, kd_accuracy_seed1): kendall -, spearman -" in screen
