@@ -10,7 +10,12 @@ greedy forward selection (add the member that most raises the selection-half rho
 log-rank aggregate; stop when none does) also runs on the selection half; the better of the two
 on the selection half is the chosen aggregate.
 
-Usage: python benchmarks/select_aggregate.py [--results benchmarks/results/nb201_proxies]
+``--teacher-free`` restricts the members to proxies that need no teacher (what a search fitness
+pays for per candidate without a teacher pass) and writes ``aggregate_selection_teacher_free.json``;
+every report gives the chosen set's per-cell cost as the sum of its members' median milliseconds
+in the benchmark (one thread; members computed in one shared pass cost somewhat less).
+
+Usage: python benchmarks/select_aggregate.py [--results benchmarks/results/nb201_proxies] [--teacher-free]
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
+from diswot.proxies import PROXIES
+
 HERE = Path(__file__).resolve().parent
 COLUMN = "CIFAR10TestAccuracy200Epochs"
 SKIP = {"params"}  # identical ranking to flops on NB201 (both grow with the convolutions)
@@ -33,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", default=str(HERE / "results" / "nb201_proxies"))
     parser.add_argument("--max-size", type=int, default=5)
+    parser.add_argument("--teacher-free", action="store_true", help="only members that need no teacher")
     args = parser.parse_args()
     with open(Path(args.results) / "scores.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -40,6 +48,9 @@ def main() -> None:
         c for c in rows[0] if c not in {"arch"} and ":" not in c and "+" not in c and "Accuracy" not in c
     ]
     singles = [c for c in singles if c not in SKIP]
+    if args.teacher_free:
+        singles = [c for c in singles if not PROXIES.get(c).needs_teacher]
+    ms = json.loads((Path(args.results) / "results.json").read_text())["proxies"]
     half = len(rows) // 2
     parts = {"selection": rows[:half], "held_out": rows[half:]}
     truth = {k: np.array([float(r[COLUMN]) for r in v]) for k, v in parts.items()}
@@ -65,19 +76,26 @@ def main() -> None:
 
     def described(combo: tuple[str, ...], log: bool) -> dict[str, object]:
         label = ("log:" if log else "") + "+".join(combo)
-        return {"aggregate": label, "spearman": {k: rho(k, combo, log) for k in parts}}
+        return {
+            "aggregate": label,
+            "spearman": {k: rho(k, combo, log) for k in parts},
+            "ms_per_cell": sum(ms[p]["ms_per_arch"] for p in combo),
+        }
 
     report = {
+        "members_from": singles,
         "cells": {k: len(v) for k, v in parts.items()},
         "combinations_tried": len(candidates),
         "exhaustive_up_to_max_size": described(*exhaustive),
         "greedy_forward": described(greedy, True),
         "aggregate": name,
         "aggregate_spearman": {k: rho(k, best_combo, best_log) for k in parts},
+        "aggregate_ms_per_cell": sum(ms[p]["ms_per_arch"] for p in best_combo),
         "best_single": best_single,
         "best_single_spearman": {k: rho(k, (best_single,), False) for k in parts},
     }
-    (Path(args.results) / "aggregate_selection.json").write_text(json.dumps(report, indent=2))
+    name = "aggregate_selection_teacher_free.json" if args.teacher_free else "aggregate_selection.json"
+    (Path(args.results) / name).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 
