@@ -332,6 +332,11 @@ def _write_scores(
             writer.writerow([key, *(v[i] for v in values.values()), *(truth[c].get(key, "") for c in truth)])
 
 
+def _number(value: object, width: int = 1, digits: int = 3) -> str:
+    """``value`` to ``digits`` decimals, or ``-`` where a correlation is undefined (``None``)."""
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
 def _plot(out: Path, archs, values, truth: dict[str, float], column: str, report, flops, bands) -> None:
     """One scatter per proxy, points coloured by FLOPs band (ranking inside a colour is what a
     budgeted search needs)."""
@@ -352,13 +357,11 @@ def _plot(out: Path, archs, values, truth: dict[str, float], column: str, report
             ax.scatter(scores[chosen], accuracy[chosen], s=6, alpha=0.6, color=colours(b), label=span)
         ax.legend(title="FLOPs band", fontsize=6, title_fontsize=7, markerscale=2)
         entry = report[name]
-        within = entry.get("within_budget_kendall")
-        within_text = "-" if within is None else f"{within:.3f}"
         ax.set_xlabel(f"{name} score (higher is better)")
         ax.set_ylabel(column)
         ax.set_title(
-            f"{name}: Kendall {entry['kendall']:.3f}, Spearman {entry['spearman']:.3f}\n"
-            f"within-budget Kendall {within_text}",
+            f"{name}: Kendall {_number(entry['kendall'])}, Spearman {_number(entry['spearman'])}\n"
+            f"within-budget Kendall {_number(entry.get('within_budget_kendall'))}",
             fontsize=9,
         )
         fig.tight_layout()
@@ -381,14 +384,11 @@ def format_table(report: dict[str, object]) -> str:
 
     ordered = sorted(proxies.items(), key=rank_key)  # type: ignore[arg-type]
 
-    def number(value: object, width: int, digits: int) -> str:
-        return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
-
     for name, e in ordered:
         lines.append(
-            f"{name:<34}{number(e['kendall'], 9, 3)}{number(e['spearman'], 10, 3)}"
-            f"{number(e.get('within_budget_kendall'), 8, 3)}{number(e.get('top1_regret'), 10, 2)}"
-            f"{number(e['pearson'], 9, 3)}{number(e['top1_accuracy'], 10, 2)}"
+            f"{name:<34}{_number(e['kendall'], 9, 3)}{_number(e['spearman'], 10, 3)}"
+            f"{_number(e.get('within_budget_kendall'), 8, 3)}{_number(e.get('top1_regret'), 10, 2)}"
+            f"{_number(e['pearson'], 9, 3)}{_number(e['top1_accuracy'], 10, 2)}"
             f"{e['ms_per_arch']:>10.1f}"
         )
     protocol = report.get("protocol") or {}
@@ -396,8 +396,8 @@ def format_table(report: dict[str, object]) -> str:
     if ceiling:
         lines.append(
             f"noise ceiling ({', '.join(ceiling['seed_columns'])}): "
-            f"kendall {number(ceiling['kendall'], 1, 3)}, spearman {number(ceiling['spearman'], 1, 3)}, "
+            f"kendall {_number(ceiling['kendall'], 1, 3)}, spearman {_number(ceiling['spearman'], 1, 3)}, "
             "within-budget kendall "
-            f"{number(ceiling['within_budget_kendall'], 1, 3)}"
+            f"{_number(ceiling['within_budget_kendall'], 1, 3)}"
         )
     return "\n".join(lines)

@@ -114,3 +114,17 @@ def test_undefined_correlations_print_as_dashes(tmp_path, table, capsys):
     assert main(_args(path, tmp_path / "o", "--no-plots")) == 0
     screen = capsys.readouterr().out
     assert "noise ceiling (kd_accuracy_seed0, kd_accuracy_seed1): kendall -, spearman -" in screen
+
+
+def test_a_constant_proxy_plots_and_tabulates_with_dashes(tmp_path):
+    """A proxy that scores every arch the same has no correlation: '-' in its plot and row."""
+    from diswot.bench import proxy_bench
+
+    entry = {"kendall": None, "spearman": None, "pearson": None, "within_budget_kendall": None,
+             "top1_regret": 0.0, "top1_accuracy": 90.0, "ms_per_arch": 1.0}  # fmt: skip
+    archs = ["a", "b", "c"]
+    proxy_bench._plot(tmp_path, archs, {"flat": [1.0, 1.0, 1.0]}, {"a": 90.0, "b": 91.0, "c": 92.0},
+                      "acc", {"flat": entry}, np.array([1.0, 2.0, 3.0]), np.array([0, 0, 0]))  # fmt: skip
+    assert (tmp_path / "scatter_flat.png").exists()
+    row = proxy_bench.format_table({"proxies": {"flat": entry}}).splitlines()[1]
+    assert row.split()[:5] == ["flat", "-", "-", "-", "0.00"]
