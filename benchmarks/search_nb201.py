@@ -9,7 +9,7 @@ times are honest (no scores reused from other runs); a killed benchmark resumes 
 
 Usage:
   python benchmarks/search_nb201.py --strategy evolution --proxy diswot --seeds 0 1 2 3 4
-  python benchmarks/search_nb201.py --summarize        # table of every finished configuration
+  python benchmarks/search_nb201.py --summarize   # table and summary.png of every finished configuration
 """
 
 from __future__ import annotations
@@ -61,17 +61,44 @@ def summarize() -> dict[str, dict[str, object]]:
             "evaluations": results[0]["evaluations"],
             "true_accuracy_mean": statistics.mean(accuracy),
             "true_accuracy_std": statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            "true_accuracies": accuracy,
             "wall_s_mean": statistics.mean(wall),
             "cache_hits": [r.get("cache_hits") for r in results],
             "isomorphic_duplicates": [r.get("isomorphic_duplicates") for r in results],
             "archs": [r["arch"] for r in results],
         }
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_summary(summary, RESULTS / "summary.png")
     print(f"{'configuration':<36}{'seeds':>6}{'evals':>7}{'true acc (mean +- std)':>26}{'wall s':>9}")
     for name, s in summary.items():
         acc = f"{s['true_accuracy_mean']:.2f} +- {s['true_accuracy_std']:.2f}"
         print(f"{name:<36}{s['seeds']:>6}{s['evaluations']:>7}{acc:>26}{s['wall_s_mean']:>9.0f}")
     return summary
+
+
+def plot_summary(summary: dict[str, dict[str, object]], path: Path, optimum: float = 94.37) -> None:
+    """Each configuration's per-seed true accuracy (dots), mean +- std (bar), and NB201's optimum."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(summary, key=lambda n: summary[n]["true_accuracy_mean"])  # best at the top
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.2), dpi=110)
+    for row, name in enumerate(names):
+        s = summary[name]
+        seeds = s["true_accuracies"]
+        ax.errorbar(s["true_accuracy_mean"], row, xerr=s["true_accuracy_std"], fmt="o", color="black",
+                    capsize=3, zorder=3)  # fmt: skip
+        ax.scatter(seeds, [row] * len(seeds), s=12, alpha=0.6, color="tab:blue", zorder=2)
+    ax.axvline(optimum, color="tab:green", linestyle="--", label=f"NB201 optimum {optimum}")
+    labels = [", ".join((n.split("_", 1)[0], *n.split("_", 1)[1].rsplit("_", 1))) for n in names]
+    ax.set_yticks(range(len(names)), labels, fontsize=6)  # strategy, proxy, evaluations
+    ax.set_xlabel("true CIFAR-10 accuracy of the returned cell, % (dots: seeds; bar: mean +- std)")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> None:
