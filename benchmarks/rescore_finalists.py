@@ -40,8 +40,11 @@ HERE = Path(__file__).resolve().parent
 COLUMN = "CIFAR10TestAccuracy200Epochs"
 
 
-def rescore(runs: Path, proxy: str, seeds: list[int], top: int, data_root: str) -> dict[str, object]:
-    """Calibrated fitness of every run's finalists under each proxy seed."""
+def rescore(
+    runs: Path, proxy: str, seeds: list[int], top: int, data_root: str, reference_cache: Path | None = None
+) -> dict[str, object]:
+    """Calibrated fitness of every run's finalists under each proxy seed (the reference's raw
+    member values under a seed are kept in ``reference_cache`` when given, and reused)."""
     aggregate = parse_aggregate(proxy)
     assert aggregate is not None and aggregate.calibrated, f"{proxy} is not a calibrated aggregate"
     space = get_space("nb201")
@@ -62,7 +65,16 @@ def rescore(runs: Path, proxy: str, seeds: list[int], top: int, data_root: str) 
             measured = job.score(keys)
             return {m: [s[m][0] for s in measured] for m in aggregate.members}
 
-        calibration = Calibration(aggregate, raw(reference))
+        cached = reference_cache / f"reference_seed{seed}.json" if reference_cache else None
+        if cached and cached.exists():
+            reference_values = json.loads(cached.read_text())
+        else:
+            reference_values = raw(reference)
+            if cached:
+                cached.write_text(json.dumps(reference_values))
+        calibration = Calibration(aggregate, reference_values)
+        if not candidates:  # --reference-only
+            continue
         scores[str(seed)] = dict(
             zip(candidates, calibration.score_many(raw(candidates)).tolist(), strict=True)
         )
@@ -102,6 +114,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     parser.add_argument("--scores", default=None, help="recorded scores: analyse only")
+    parser.add_argument(
+        "--reference-cache", default=None, help="folder keeping the reference's scores per seed"
+    )
+    parser.add_argument("--reference-only", action="store_true", help="score the reference only, then stop")
     parser.add_argument("--out", default=str(HERE / "results" / "search_nb201" / "rescore_finalists.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -109,7 +125,13 @@ def main() -> None:
     if args.scores:
         recorded = json.loads(Path(args.scores).read_text())
     else:
-        recorded = rescore(runs, args.proxy, [int(s) for s in args.seeds.split(",")], args.top, args.data)
+        cache = Path(args.reference_cache) if args.reference_cache else None
+        if cache:
+            cache.mkdir(parents=True, exist_ok=True)
+        seeds = [int(s) for s in args.seeds.split(",")]
+        recorded = rescore(runs, args.proxy, seeds, 0 if args.reference_only else args.top, args.data, cache)
+        if args.reference_only:
+            return
     table = pd.read_csv(Path(args.data) / "nb201" / "nats_tss_test_acc_200ep.csv")
     truth = table.set_index("ArchitectureString")[COLUMN]
     report = {
