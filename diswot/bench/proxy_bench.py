@@ -116,7 +116,8 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     flops = np.array([costs[k].flops for k in archs], dtype=float)
     params = np.array([costs[k].params for k in archs], dtype=float)
     bands = budget_bands(flops, cfg.protocol.budget_bands)  # too few archs fail before scoring
-    _check_truth_varies(truth.columns[0], [truth.values[truth.columns[0]].get(k) for k in archs])
+    primary_truth = truth.values[truth.columns[0]]
+    _check_truth_varies(truth.columns[0], [primary_truth.get(k) for k in archs])
     setup = scoring_setup(
         space, cfg.dataset, cfg.teacher, names, batch_size=cfg.batch_size, num_batches=cfg.num_batches,
         proxy_seed=cfg.seed, device=cfg.device, data_root=cfg.data_root, teacher_model=cfg.teacher_model,
@@ -396,8 +397,7 @@ def format_table(report: dict[str, object]) -> str:
     if ceiling:
         lines.append(
             f"noise ceiling ({', '.join(ceiling['seed_columns'])}): "
-            f"kendall {_number(ceiling['kendall'], 1, 3)}, spearman {_number(ceiling['spearman'], 1, 3)}, "
-            "within-budget kendall "
-            f"{_number(ceiling['within_budget_kendall'], 1, 3)}"
+            f"kendall {_number(ceiling['kendall'])}, spearman {_number(ceiling['spearman'])}, "
+            f"within-budget kendall {_number(ceiling['within_budget_kendall'])}"
         )
     return "\n".join(lines)
