@@ -14,7 +14,7 @@ on the selection half is the chosen aggregate.
 of cells by true accuracy instead of over all of them. A search returns the best-scored cell of
 a population that is already good, so what decides its result is the order *among good cells*;
 the rho over all cells is dominated by telling poor cells from good ones. Its report, with both
-criteria for every reported set, goes to ``aggregate_selection_<top>[_teacher_free].json``.
+criteria for every reported set, goes to ``aggregate_selection_top[_teacher_free].json``.
 
 ``--teacher-free`` restricts the members to proxies that need no teacher (what a search fitness
 pays for per candidate without a teacher pass) and writes ``aggregate_selection_teacher_free.json``;
@@ -68,6 +68,7 @@ def main() -> None:
 
     # cells of the best tenth by true accuracy, per half (ranks stay those of the whole half)
     top = {k: v >= np.quantile(v, 1 - TOP_FRACTION) for k, v in truth.items()}
+    every = {k: np.ones_like(v) for k, v in top.items()}
 
     def rho_on(part: str, combo: tuple[str, ...], log: bool, cells: np.ndarray) -> float:
         terms = [np.log(ranks[part][p]) if log else ranks[part][p] for p in combo]
@@ -75,8 +76,7 @@ def main() -> None:
 
     def rho(part: str, combo: tuple[str, ...], log: bool) -> float:
         """The selection criterion."""
-        cells = top[part] if args.criterion == "top" else np.ones_like(top[part])
-        return rho_on(part, combo, log, cells)
+        return rho_on(part, combo, log, (top if args.criterion == "top" else every)[part])
 
     candidates = [(c, log) for k in range(2, args.max_size + 1) for c in itertools.combinations(singles, k)
                   for log in (False, True)]  # fmt: skip
@@ -96,7 +96,7 @@ def main() -> None:
         label = ("log:" if log else "") + "+".join(combo)
         return {
             "aggregate": label,
-            "spearman": {k: rho_on(k, combo, log, np.ones_like(top[k])) for k in parts},
+            "spearman": {k: rho_on(k, combo, log, every[k]) for k in parts},
             "spearman_top_tenth": {k: rho_on(k, combo, log, top[k]) for k in parts},
             "ms_per_cell": sum(ms[p]["ms_per_arch"] for p in combo),
         }
@@ -115,9 +115,9 @@ def main() -> None:
         "best_single_spearman": {k: rho(k, (best_single,), False) for k in parts},
         "chosen": described(best_combo, best_log),
     }
-    name = "aggregate_selection" + ("_top" if args.criterion == "top" else "")
-    name += "_teacher_free.json" if args.teacher_free else ".json"
-    (Path(args.results) / name).write_text(json.dumps(report, indent=2))
+    out_name = "aggregate_selection" + ("_top" if args.criterion == "top" else "")
+    out_name += "_teacher_free.json" if args.teacher_free else ".json"
+    (Path(args.results) / out_name).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 
