@@ -6,8 +6,13 @@ how the two scores rank the cells against each other. Settings are those of
 ``benchmarks/proxies_nb201.py`` (one class-balanced batch of 64 CIFAR-10 images, seed 0, each
 cell initialised from its own seed).
 
+For a proxy the recorded table does not have yet (a new one), ``--append`` scores it on the
+first N cells (all 1,000 with ``--cells 1000``) and adds it to the table as a new column, so
+``benchmarks/select_aggregate.py`` can consider it; the report then gives its rho alone.
+
 Usage: OMP_NUM_THREADS=1 python benchmarks/rescore_nb201_subset.py --proxies fisher,zico [--cells 200]
-Writes benchmarks/results/nb201_proxies/rescored_subset.json.
+       python benchmarks/rescore_nb201_subset.py --proxies az_trainability --cells 1000 --append
+Writes benchmarks/results/nb201_proxies/rescored_subset.json (``--append``: ``appended.json``).
 """
 
 from __future__ import annotations
@@ -35,10 +40,17 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     parser.add_argument("--recorded", default=str(HERE / "results" / "nb201_proxies" / "scores.csv"))
-    parser.add_argument("--out", default=str(HERE / "results" / "nb201_proxies" / "rescored_subset.json"))
+    parser.add_argument("--out", default=None, help="the report (default: next to the recorded table)")
+    parser.add_argument("--append", action="store_true", help="add new proxies to the table as columns")
     args = parser.parse_args()
     names = args.proxies.split(",")
-    recorded = pd.read_csv(args.recorded).head(args.cells)
+    table = pd.read_csv(args.recorded)
+    present = [n for n in names if n in table.columns]
+    if args.append and present:
+        parser.error(f"--append adds new columns; the table already has {', '.join(present)}")
+    if not args.append and len(present) < len(names):
+        parser.error("the table lacks " + ", ".join(sorted(set(names) - set(present))) + "; use --append")
+    recorded = table.head(args.cells)
     batch = scoring_batches(load_dataset("cifar10", args.data), 64, 1, 0)[0]
     space = get_space("nb201")
     scorer = ProxyScorer(names, batch, seed=0)
@@ -54,6 +66,19 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "proxies": {},
     }
+    default_out = "appended.json" if args.append else "rescored_subset.json"
+    out = Path(args.out or Path(args.recorded).with_name(default_out))
+    if args.append:
+        for n in names:
+            table.loc[: len(recorded) - 1, n] = now[n]
+            report["proxies"][n] = {  # type: ignore[index]
+                "current": PROXIES.get(n).cache_key,
+                "spearman": float(stats.spearmanr(now[n], recorded[TRUTH]).statistic),
+            }
+        table.to_csv(args.recorded, index=False)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return
     for n in names:
         report["proxies"][n] = {  # type: ignore[index]
             "current": PROXIES.get(n).cache_key,
@@ -61,7 +86,7 @@ def main() -> None:
             "current_spearman": float(stats.spearmanr(now[n], recorded[TRUTH]).statistic),
             "recorded_vs_current_spearman": float(stats.spearmanr(recorded[n], now[n]).statistic),
         }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

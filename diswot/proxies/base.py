@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import torch
 from torch import nn
@@ -31,6 +31,8 @@ from diswot.similarity import (
     row_normalised_gram,
     self_attention_relations,
 )
+
+T = TypeVar("T")
 
 
 def scoring_mode(model: nn.Module, train: bool = True) -> nn.Module:
@@ -142,6 +144,7 @@ class Probe:
         self.fisher_terms: list[torch.Tensor] = []
         self.attention: tuple[torch.Tensor, torch.Tensor] | None = None  # last layer's (probs, values)
         self.shared_pass_ms = 0.0
+        self._memo: dict[str, Any] = {}
         if needs:
             self._shared_pass(needs)
 
@@ -200,6 +203,12 @@ class Probe:
         # that channel before summing, so a channel counts once per weight: its fan-in
         # (in_channels / groups x kernel area; in_features for a linear layer).
         self.fisher_terms.append(0.5 * per_channel.pow(2).mean(0).sum() * fan_in)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, run once per probe under ``key``: for passes several proxies read."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def require_teacher(self, proxy: str) -> TeacherContext:
         if self.teacher is None:
