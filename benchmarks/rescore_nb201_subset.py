@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -55,10 +56,12 @@ def main() -> None:
     space = get_space("nb201")
     scorer = ProxyScorer(names, batch, seed=0)
     now: dict[str, list[float]] = {n: [] for n in names}
+    ms: dict[str, list[float]] = {n: [] for n in names}
     for i, key in enumerate(recorded["arch"]):
         scores = scorer.score_arch(space, space.decode(key), 10)
         for n in names:
             now[n].append(scores[n].value)
+            ms[n].append(scores[n].ms)
         if (i + 1) % 25 == 0:
             print(f"{i + 1}/{len(recorded)}", flush=True)
     report: dict[str, object] = {
@@ -74,8 +77,13 @@ def main() -> None:
             report["proxies"][n] = {  # type: ignore[index]
                 "current": PROXIES.get(n).cache_key,
                 "spearman": float(stats.spearmanr(now[n], recorded[TRUTH]).statistic),
+                # proxies that read one memoised pass: the first asked pays for it, the rest ~0
+                "ms_per_arch": statistics.median(ms[n]),
             }
-        table.to_csv(args.recorded, index=False)
+        # keep the table's own line endings (the recording script writes csv's \r\n), so the
+        # diff shows only the new columns
+        ending = "\r\n" if Path(args.recorded).read_bytes().split(b"\n", 1)[0].endswith(b"\r") else "\n"
+        table.to_csv(args.recorded, index=False, lineterminator=ending)
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
         return

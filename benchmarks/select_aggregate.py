@@ -61,6 +61,9 @@ def main() -> None:
     if args.teacher_free:
         singles = [c for c in singles if not PROXIES.get(c).needs_teacher]
     ms = json.loads((Path(args.results) / "results.json").read_text())["proxies"]
+    appended = Path(args.results) / "appended.json"  # proxies added later by rescore_nb201_subset.py
+    if appended.exists():
+        ms.update(json.loads(appended.read_text())["proxies"])
     half = len(rows) // 2
     parts = {"selection": rows[:half], "held_out": rows[half:]}
     truth = {k: np.array([float(r[COLUMN]) for r in v]) for k, v in parts.items()}
