@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from diswot.errors import DiswotError
 from diswot.models.blocks import find_blocks
 from diswot.proxies.base import Probe, register_proxy, restored_buffers, scoring_mode
 
@@ -101,7 +102,10 @@ def _block_scores(probe: Probe) -> BlockScores:
     def keep_output(_m: Any, _i: Any, out: torch.Tensor) -> None:
         features.append(out)
 
-    blocks = find_blocks(model)
+    try:
+        blocks = find_blocks(model)
+    except DiswotError as exc:  # as a ValueError, the scorer's message names the proxy
+        raise ValueError(str(exc)) from exc
     handles = [b.register_forward_pre_hook(keep_input) for b in blocks]
     handles += [b.register_forward_hook(keep_output) for b in blocks]
     generator = torch.Generator().manual_seed(probe.seed)
