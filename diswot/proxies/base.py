@@ -145,6 +145,8 @@ class Probe:
         self.attention: tuple[torch.Tensor, torch.Tensor] | None = None  # last layer's (probs, values)
         self.shared_pass_ms = 0.0
         self._memo: dict[str, Any] = {}
+        self._memo_ms: dict[str, float] = {}  # what computing each memoised value took
+        self.memo_read: set[str] = set()  # keys read since the scorer last cleared it
         if needs:
             self._shared_pass(needs)
 
@@ -207,8 +209,15 @@ class Probe:
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()``, run once per probe under ``key``: for passes several proxies read."""
         if key not in self._memo:
+            started = time.perf_counter()
             self._memo[key] = compute()
+            self._memo_ms[key] = (time.perf_counter() - started) * 1e3
+        self.memo_read.add(key)
         return self._memo[key]
+
+    def memo_ms(self, keys: set[str]) -> float:
+        """What the memoised values under ``keys`` took to compute, in milliseconds."""
+        return sum(self._memo_ms[k] for k in keys)
 
     def require_teacher(self, proxy: str) -> TeacherContext:
         if self.teacher is None:

@@ -19,7 +19,7 @@ from diswot.search_spaces.base import Arch, SearchSpace
 @dataclass(frozen=True)
 class ProxyResult:
     value: float
-    ms: float  # this proxy's own time plus the shared pass it needed
+    ms: float  # what this proxy costs alone: its own time plus the shared passes it read
 
 
 def resolve_proxies(names: Sequence[str]) -> tuple[list[ProxySpec], list[Aggregate]]:
@@ -72,13 +72,18 @@ class ProxyScorer:
         results = {}
         for spec in self.specs:
             torch.manual_seed(self.seed)
+            probe.memo_read.clear()
             started = time.perf_counter()
             try:
                 value = finite(spec.fn(probe), spec.name, key)
             except (ValueError, RuntimeError) as exc:
                 raise DiswotError(f"proxy {spec.name!r} failed on {key!r}: {exc}") from exc
             own_ms = (time.perf_counter() - started) * 1e3
-            results[spec.name] = ProxyResult(value, own_ms + (probe.shared_pass_ms if spec.needs else 0.0))
+            # each proxy is charged what it would cost alone: the shared pass it needs and the
+            # memoised passes it reads, even when an earlier proxy already paid for them
+            shared_ms = probe.shared_pass_ms if spec.needs else 0.0
+            memo_ms = probe.memo_ms(probe.memo_read)
+            results[spec.name] = ProxyResult(value, max(own_ms, memo_ms) + shared_ms)
         return results
 
     def score_arch(self, space: SearchSpace, arch: Arch, num_classes: int) -> dict[str, ProxyResult]:
