@@ -77,7 +77,7 @@ def main() -> None:
             report["proxies"][n] = {  # type: ignore[index]
                 "current": PROXIES.get(n).cache_key,
                 "spearman": float(stats.spearmanr(now[n], recorded[TRUTH]).statistic),
-                # proxies that read one memoised pass: the first asked pays for it, the rest ~0
+                # what the proxy costs alone (a pass several proxies share is charged to each)
                 "ms_per_arch": statistics.median(ms[n]),
             }
         # keep the table's own line endings (the recording script writes csv's \r\n), so the

@@ -19,7 +19,8 @@ criteria for every reported set, goes to ``aggregate_selection_top[_teacher_free
 ``--teacher-free`` restricts the members to proxies that need no teacher (what a search fitness
 pays for per candidate without a teacher pass) and writes ``aggregate_selection_teacher_free.json``;
 every report gives the chosen set's per-cell cost as the sum of its members' median milliseconds
-in the benchmark (one thread; members computed in one shared pass cost somewhat less).
+in the benchmark (one thread; members that share a pass cost less, since the sum counts that
+pass once per member: by one AZ-NAS pass per extra AZ-NAS member, for instance).
 
 Usage: python benchmarks/select_aggregate.py [--results benchmarks/results/nb201_proxies] [--teacher-free]
        [--criterion all|top]

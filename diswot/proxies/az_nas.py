@@ -31,11 +31,14 @@ from diswot.errors import DiswotError
 from diswot.models.blocks import find_blocks
 from diswot.proxies.base import Probe, register_proxy, restored_buffers, scoring_mode
 
+#: keeps ``1/s`` finite for a block that passes no gradient (``s = 0``)
+_S_GUARD = 1e-6
+
 #: the trainability of a block whose input gradient is exactly its output gradient (an identity
 #: block): the formula would give it the best score, 0, although it adds nothing. AZ-NAS gives
 #: such networks minus infinity; this finite floor equals a block that passes no gradient at all
-#: (``s = 0`` with the same 1e-6 guard), so both rank last.
-IDENTITY_BLOCK_TRAINABILITY = 2.0 - 1.0 / 1e-6
+#: (``s = 0``), so both rank last.
+IDENTITY_BLOCK_TRAINABILITY = 2.0 - 1.0 / _S_GUARD
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,17 @@ class BlockScores:
     trainability: float
 
 
+def _channels_by_positions(t: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (C, N*H*W) in float64: one row per channel, one column per image position."""
+    return t.transpose(0, 1).reshape(t.shape[1], -1).double()
+
+
 def spectral_entropy(feature: torch.Tensor) -> float:
     """Entropy of the normalised eigenvalues of the channel covariance of ``feature`` (N, C, H, W).
 
     A feature without variance (all zeros, say) has no spread to measure: its entropy is 0, the
     lowest possible value."""
-    rows = feature.detach().transpose(0, 1).reshape(feature.shape[1], -1).double()  # C x (N*H*W)
+    rows = _channels_by_positions(feature.detach())
     rows = rows - rows.mean(1, keepdim=True)
     covariance = rows @ rows.t() / rows.shape[1]
     eigenvalues = torch.linalg.eigvalsh(covariance).clamp_min(0.0)
@@ -75,13 +83,12 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, generator: torch
         # a strided block: fold each stride x stride patch of the input into channels, so every
         # output position is compared with the input positions it reads
         g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // signs.shape[2])
-    g_in = g_in.transpose(0, 1).reshape(g_in.shape[1], -1).double()  # C_in x positions
-    g_out = signs.transpose(0, 1).reshape(signs.shape[1], -1).double()
+    g_in, g_out = _channels_by_positions(g_in), _channels_by_positions(signs)
     jacobian = g_in @ g_out.t() / g_out.shape[1]  # E[g_in g_out^T] = the channel Jacobian^T
     if not torch.isfinite(jacobian).all():
         raise ValueError("the block gradients are not finite (NaN or infinite weights or outputs)")
     s = float(torch.linalg.matrix_norm(jacobian, ord=2))
-    return 2.0 - s - 1.0 / (s + 1e-6)
+    return 2.0 - s - 1.0 / (s + _S_GUARD)
 
 
 def block_scores(probe: Probe) -> BlockScores:
@@ -122,8 +129,8 @@ def _block_scores(probe: Probe) -> BlockScores:
         entropies = [spectral_entropy(f) for f in features]
         # from the last block back, as the gradients flow
         pairs = list(itertools.pairwise(features))[::-1]
+        # autograd.grad with respect to the features leaves the weights' .grad untouched
         trainability = [block_trainability(f_in, f_out, generator) for f_in, f_out in pairs]
-    model.zero_grad(set_to_none=True)
     steps = [b - a for a, b in itertools.pairwise(entropies)]
     return BlockScores(sum(entropies), min(steps), sum(trainability) / len(trainability))
 
