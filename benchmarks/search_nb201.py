@@ -10,6 +10,11 @@ times are honest (no scores reused from other runs); a killed benchmark resumes 
 Usage:
   python benchmarks/search_nb201.py --strategy evolution --proxy diswot --seeds 0 1 2 3 4
   python benchmarks/search_nb201.py --summarize   # table and summary.png of every finished configuration
+
+``--proxy-seed-follows`` sets the proxy seed to the search seed, as ``diswot search --seed S`` does
+by default: each seed then optimises a fitness measured on its own batch and initial weights, so
+the spread over seeds includes the fitness's own measurement noise, not only the search's. Its
+runs go to ``<strategy>_<proxy>_<evaluations>_proxy-seed-follows/``.
 """
 
 from __future__ import annotations
@@ -25,20 +30,22 @@ from diswot.search import StrategyParams
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "search_nb201"
 COLUMN = "CIFAR10TestAccuracy200Epochs"
+FOLLOWS = "_proxy-seed-follows"  # folder suffix of runs whose proxy seed is the search seed
 
 
 def run(args: argparse.Namespace) -> None:
     data = diswot.load_dataset("cifar10", args.data)
     table = f"{args.data}/nb201/nats_tss_test_acc_200ep.csv"
     for seed in args.seeds:
-        out = RESULTS / f"{args.strategy}_{args.proxy}_{args.evaluations}" / f"seed{seed}"
+        out = RESULTS / config_name(args) / f"seed{seed}"
         resume = (out / "run.json").exists()
         if (out / "result.json").exists():
             print(f"{out} already finished")
             continue
         result = diswot.run_search(
             "nb201", teacher="resnet56", data=data, proxy=args.proxy, strategy=args.strategy,
-            evaluations=args.evaluations, seed=seed, proxy_seed=0, batch_size=64,
+            evaluations=args.evaluations, seed=seed, batch_size=64,
+            proxy_seed=seed if args.proxy_seed_follows else 0,
             params=StrategyParams(population=args.population, tournament=args.tournament),
             ground_truth=table, gt_column=COLUMN, out=out, resume=resume, store=args.store,
             reference_size=args.reference_size,
@@ -46,6 +53,20 @@ def run(args: argparse.Namespace) -> None:
         print(f"seed {seed}: {result.arch} true accuracy {result.true_accuracy:.2f} in {result.wall_s:.0f} s "
               f"({result.cache_hits} of {result.evaluations} from the store, "
               f"{result.isomorphic_duplicates} equivalent cells reused)")  # fmt: skip
+
+
+def config_name(args: argparse.Namespace) -> str:
+    """The results folder of one configuration."""
+    name = f"{args.strategy}_{args.proxy}_{args.evaluations}"
+    return name + (FOLLOWS if args.proxy_seed_follows else "")
+
+
+def config_label(name: str) -> str:
+    """``strategy, proxy, evaluations[, proxy seed = seed]`` from a results folder name."""
+    follows = name.endswith(FOLLOWS)
+    strategy, rest = name.removesuffix(FOLLOWS).split("_", 1)
+    proxy, evaluations = rest.rsplit("_", 1)
+    return ", ".join((strategy, proxy, evaluations, *(["proxy seed = seed"] if follows else [])))
 
 
 def union_of_runs(config: Path) -> dict[str, object]:
@@ -111,8 +132,7 @@ def plot_summary(summary: dict[str, dict[str, object]], path: Path, optimum: flo
                     capsize=3, zorder=3)  # fmt: skip
         ax.scatter(seeds, [row] * len(seeds), s=12, alpha=0.6, color="tab:blue", zorder=2)
     ax.axvline(optimum, color="tab:green", linestyle="--", label=f"NB201 optimum {optimum}")
-    labels = [", ".join((n.split("_", 1)[0], *n.split("_", 1)[1].rsplit("_", 1))) for n in names]
-    ax.set_yticks(range(len(names)), labels, fontsize=6)  # strategy, proxy, evaluations
+    ax.set_yticks(range(len(names)), [config_label(n) for n in names], fontsize=6)
     ax.set_xlabel("true CIFAR-10 accuracy of the returned cell, % (dots: seeds; bar: mean +- std)")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
@@ -133,6 +153,8 @@ def main() -> None:
                         help="one SQLite store for every seed: a calibrated aggregate's reference is "
                         "scored once, and a cell another seed scored is reused (see cache hits)")
     parser.add_argument("--reference-size", type=int, default=128, help="of a cal: aggregate")
+    parser.add_argument("--proxy-seed-follows", action="store_true",
+                        help="proxy seed = search seed (each seed its own batch and initial weights)")
     parser.add_argument("--summarize", action="store_true")
     args = parser.parse_args()
     if not args.summarize:
