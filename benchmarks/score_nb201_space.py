@@ -72,6 +72,8 @@ def score_shard(args: argparse.Namespace) -> None:
     job = ScoringJob.of(space, setup, proxies)
     columns = ["arch", *proxies, *(f"{p}_ms" for p in proxies)]
     OUT.mkdir(parents=True, exist_ok=True)
+    # the timings' conditions, for meta.json (the merging process's own thread count says nothing)
+    part.with_suffix(".json").write_text(json.dumps({"torch_threads": torch.get_num_threads()}))
     new = not part.exists()
     start = time.perf_counter()
     with open(part, "a", newline="") as f:
@@ -92,6 +94,7 @@ def merge(args: argparse.Namespace) -> None:
     if not parts:
         raise SystemExit(f"no part files in {OUT}; run the shards first")
     scored = pd.concat([pd.read_csv(p) for p in parts]).drop_duplicates("arch")
+    threads = sorted({json.loads(p.with_suffix(".json").read_text())["torch_threads"] for p in parts})
     keys, canonical, reference = cells_to_score()
     missing = set(keys) - set(scored["arch"])
     if missing:
@@ -110,7 +113,8 @@ def merge(args: argparse.Namespace) -> None:
         "reference_cells": int(table["reference"].sum()),
         "proxy_seed": 0,
         "batch": "64 class-balanced CIFAR-10 training images (scoring_batches, seed 0)",
-        "torch_threads": torch.get_num_threads(),
+        "shards": len(parts),
+        "torch_threads_per_shard": threads,
         "proxies": {
             p: {"version": PROXIES.get(p).cache_key, "ms_per_cell": statistics.median(table[f"{p}_ms"])}
             for p in proxies
@@ -120,6 +124,7 @@ def merge(args: argparse.Namespace) -> None:
     (OUT / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     for p in parts:
         p.unlink()
+        p.with_suffix(".json").unlink()
     print(json.dumps(meta, indent=2))
 
 
