@@ -71,7 +71,7 @@ stamp proxies-start
 $PY -m diswot bench proxies --space resnet-depth --ground-truth "$OUT_DIR/resnet_depth_64_2seeds.csv" \
   $TRUTH --teacher "$W/resnet56_cifar10.pt" \
   --num-archs all --budget-bands ${BANDS:-4} --dataset cifar10 --data-root "$DATA" --device $DEVICE --no-plots \
-  --proxies diswot,diswot_semantic,diswot_relational,kd,nwot,synflow,jacob_cov,zico,zen,params,flops,az_expressivity,az_progressivity,az_trainability,log:synflow+jacob_cov+flops,log:synflow+jacob_cov+zen,log:az_expressivity+az_progressivity+az_trainability+flops \
+  --proxies diswot,diswot_semantic,diswot_relational,kd,nwot,synflow,jacob_cov,zico,zen,params,flops,az_expressivity,az_progressivity,az_trainability,log:synflow+jacob_cov+flops,log:synflow+jacob_cov+zen,log:az_expressivity+az_progressivity+az_trainability+flops,az_progressivity+synflow+flops \
   --out "$OUT_DIR/proxies_vs_kd"
 stamp proxies-end
 stamp done

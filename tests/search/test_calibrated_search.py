@@ -148,3 +148,26 @@ def test_bad_calibrated_input_is_one_line_and_leaves_no_run_dir(tmp_path, capsys
     assert not out.exists()
     with pytest.raises((DiswotError, UnknownNameError)):
         search(SPACE, proxy=extra[1], evaluations=2, **{**FAST, "reference_size": 1})
+
+
+def test_recommended_fitnesses_name_registered_proxies():
+    """Every calibrated aggregate the search help or the README recommends parses, with registered
+    members: a typo there would send users to an error."""
+    import argparse
+    import re
+    from pathlib import Path
+
+    from diswot.cli import build_parser
+    from diswot.proxies import PROXIES
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    texts = [sub.choices["search"].format_help(), (Path(__file__).parents[2] / "README.md").read_text()]
+    texts = [re.sub(r"\s+", " ", t) for t in texts]  # help and README wrap lines anywhere
+    named = {m for t in texts for m in re.findall(r"--proxy `?(cal:[a-z_:+0-9]+)", t)}
+    named |= set(re.findall(r"e\.g\. (cal:[a-z_:+0-9]+)", texts[0]))
+    assert "cal:az_progressivity+synflow+flops" in named
+    for name in named:
+        aggregate = parse_aggregate(name)
+        assert aggregate is not None and aggregate.calibrated, name
+        for member in aggregate.members:
+            assert member in PROXIES, f"{name}: {member} is not a registered proxy"
