@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--proxy", default="diswot",
         help="fitness: a proxy (diswot list proxies) or a calibrated aggregate, e.g. "
-        "cal:az_progressivity+synflow+flops (teacher-free; the best recorded on NB201, 94.29 +- 0.07 "
+        "cal:az_progressivity+synflow+flops (teacher-free; the best recorded on NB201, 94.30 +- 0.07 "
         "over five seeds, benchmarks/RESULTS.md)",
     )  # fmt: skip
     _add_reference_arg(p)
