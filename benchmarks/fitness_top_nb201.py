@@ -133,6 +133,8 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=2000, help="of the held-out bootstrap")
     args = parser.parse_args()
     results = Path(args.results)
+    if not (results / "scores.csv").is_file() or not (results / "meta.json").is_file():
+        parser.error(f"{results} lacks scores.csv or meta.json; run benchmarks/score_nb201_space.py first")
     scores = pd.read_csv(results / "scores.csv")
     meta = json.loads((results / "meta.json").read_text())
     proxies = list(meta["proxies"])
@@ -149,7 +151,8 @@ def main() -> None:
     rng = np.random.default_rng(args.split_seed)
     selection = np.zeros(len(space), dtype=bool)
     selection[rng.permutation(len(space))[: len(space) // 2]] = True
-    chosen = choose(selection)
+    on_selection = {n: top_mean(values[n], truth, selection, args.top) for n in names}
+    chosen = max(names, key=on_selection.__getitem__)
     stability = Counter(
         choose(np.isin(np.arange(len(space)), rng.permutation(len(space))[: len(space) // 2]))
         for _ in range(args.splits)
@@ -165,7 +168,7 @@ def main() -> None:
         "chosen": chosen,
         "fitnesses": {
             n: {
-                "selection_half": top_mean(values[n], truth, selection, args.top),
+                "selection_half": on_selection[n],
                 "held_out_half": top_mean(values[n], truth, ~selection, args.top),
                 "whole_space": whole_space(values[n], truth, archs),
             }
@@ -179,10 +182,9 @@ def main() -> None:
             "resamples": args.resamples,
         },
         f"chosen_in_{args.splits}_other_splits": dict(stability.most_common(10)),
-        "all_fitnesses_on_the_selection_half": dict(
-            sorted(((n, round(top_mean(values[n], truth, selection, args.top), 3)) for n in names),
-                   key=lambda item: -item[1])
-        ),
+        "all_fitnesses_on_the_selection_half": {
+            n: round(v, 3) for n, v in sorted(on_selection.items(), key=lambda item: -item[1])
+        },
     }
     (results / "fitness_top.json").write_text(json.dumps(report, indent=2) + "\n")
     curves = {n: truth[np.argsort(-values[n], kind="stable")[:100]] for n in reported[:2]}

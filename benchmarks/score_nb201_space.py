@@ -39,6 +39,7 @@ from diswot.proxies.setup import scoring_setup
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, reference_keys
 from diswot.search.executors import ScoringJob
 from diswot.search_spaces import get_space
+from diswot.search_spaces.base import SearchSpace
 from diswot.search_spaces.ground_truth import read_ground_truth
 
 HERE = Path(__file__).resolve().parent
@@ -47,9 +48,8 @@ DEFAULT_PROXIES = "az_expressivity,az_progressivity,az_trainability,synflow,flop
 TRUTH = ("CIFAR10TestAccuracy200Epochs", "CIFAR100TestAccuracy200Epochs", "ImageNetTestAccuracy200Epochs")
 
 
-def cells_to_score() -> tuple[list[str], set[str], set[str]]:
+def cells_to_score(space: SearchSpace) -> tuple[list[str], set[str], set[str]]:
     """Every connected network's canonical key, then the reference keys not among them."""
-    space = get_space("nb201")
     canonical = sorted({space.canonical(a) for a in space.enumerate() if space.invalid_reason(a) is None})
     reference = reference_keys(space, DEFAULT_REFERENCE_SIZE)
     known = set(canonical)
@@ -59,7 +59,7 @@ def cells_to_score() -> tuple[list[str], set[str], set[str]]:
 def score_shard(args: argparse.Namespace) -> None:
     proxies = args.proxies.split(",")
     space = get_space("nb201")
-    keys, _, _ = cells_to_score()
+    keys, _, _ = cells_to_score(space)
     mine = keys[args.shard :: args.shards]
     part = OUT / f"part{args.shard}of{args.shards}.csv"
     done: set[str] = set()
@@ -89,17 +89,17 @@ def score_shard(args: argparse.Namespace) -> None:
                 print(f"{i}/{len(todo)} cells, {rate:.2f} s per cell", flush=True)
 
 
-def merge(args: argparse.Namespace) -> None:
+def merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     parts = sorted(OUT.glob("part*of*.csv"))
     if not parts:
-        raise SystemExit(f"no part files in {OUT}; run the shards first")
+        parser.error(f"no part files in {OUT}; run --shard I --shards N first")
     scored = pd.concat([pd.read_csv(p) for p in parts]).drop_duplicates("arch")
     threads = sorted({json.loads(p.with_suffix(".json").read_text())["torch_threads"] for p in parts})
-    keys, canonical, reference = cells_to_score()
+    space = get_space("nb201")
+    keys, canonical, reference = cells_to_score(space)
     missing = set(keys) - set(scored["arch"])
     if missing:
-        raise SystemExit(f"{len(missing)} cells not scored yet; rerun the shards (they resume)")
-    space = get_space("nb201")
+        parser.error(f"{len(missing)} cells not scored yet; rerun the shards (they resume)")
     truth = read_ground_truth(f"{args.data}/nb201/nats_tss_test_acc_200ep.csv", space, list(TRUTH))
     table = scored.set_index("arch").loc[keys].reset_index()
     table["canonical"] = table["arch"].isin(canonical)
@@ -138,7 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 <= args.shard < args.shards:
         parser.error(f"--shard must be in [0, {args.shards}), got {args.shard}")
-    merge(args) if args.merge else score_shard(args)
+    if not Path(args.data, "nb201", "nats_tss_test_acc_200ep.csv").is_file():
+        parser.error(f"--data {args.data} lacks nb201/nats_tss_test_acc_200ep.csv; pass the data folder")
+    merge(args, parser) if args.merge else score_shard(args)
 
 
 if __name__ == "__main__":
