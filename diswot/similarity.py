@@ -1,8 +1,10 @@
 """Similarity matrices and distances shared by the proxies and the distillers.
 
-Every function here works on batches of any width: teacher and student may have different
+Most functions here work on batches of any width: teacher and student may have different
 channel counts, spatial sizes or hidden sizes, because the matrices compared are
-batch-by-batch or class-by-class, or the student is projected to the teacher's width.
+batch-by-batch or class-by-class, are averaged over channel pairings, or the student is
+projected to the teacher's width. :func:`channel_gram_distance`, the authors' form of DisWOT's
+channel similarity, compares channel by channel and needs equal shapes.
 Distances are >= 0 and 0 when the inputs agree; proxies negate them (higher is better).
 """
 
@@ -57,6 +59,48 @@ def relation_distance(
 ) -> torch.Tensor:
     """Similarity-preserving distance: ``||G_s - G_t||_F^2 / N^2`` of row-normalised Grams."""
     return matrix_distance(row_normalised_gram(student, mask), row_normalised_gram(teacher, mask))
+
+
+def channel_gram_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """DisWOT's channel similarity, the inter-channel correlation loss of its authors' code.
+
+    For each of the ``B`` items of two ``(B, C, ...)`` tensors: the ``C x C`` Gram matrix of the
+    flattened rest, each row L2-normalised *after* the product; the squared Frobenius distance
+    summed over the items, divided by ``C * B``. Teacher and student are compared channel by
+    channel, so their shapes must agree. At most 4: every row differs by at most 2 in norm.
+    """
+    b, c = student.shape[:2]
+    s, t = student.reshape(b, c, -1), teacher.reshape(b, c, -1)
+    gram_s = F.normalize(s @ s.transpose(1, 2), p=2, dim=2)
+    gram_t = F.normalize(t @ t.transpose(1, 2), p=2, dim=2)
+    return (gram_s - gram_t).pow(2).sum() / (c * b)
+
+
+def spatial_grams(feature_map: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` -> ``(N, C, H, H)``: every channel's row-by-row Gram of its ``H x W`` map,
+    rows L2-normalised (what :func:`channel_gram_distance` compares for one image's map)."""
+    return F.normalize(feature_map @ feature_map.transpose(-1, -2), p=2, dim=-1)
+
+
+def unpaired_spatial_gram_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """:func:`channel_gram_distance` of every image's map, in expectation over channel pairings.
+
+    The authors compare one image's map channel ``c`` of the teacher with channel ``c`` of the
+    student; at initialisation channels are exchangeable, so that pairing is one random draw.
+    This is the mean over *all* pairs ``(c, c')`` of ``||A_c - B_c'||^2 / H``, which needs no
+    equal widths: ``mean ||A||^2 + mean ||B||^2 - 2 <mean A, mean B>`` per image, averaged over
+    the batch. Maps of different sizes are pooled to the smaller one first. At most 4.
+    """
+    if student.dim() != 4 or teacher.dim() != 4:
+        raise ValueError("unpaired spatial Grams compare (N, C, H, W) feature maps")
+    s, t = match_spatial(student, teacher)
+    gram_s, gram_t = spatial_grams(s), spatial_grams(t)
+    per_image = (
+        gram_s.pow(2).sum((2, 3)).mean(1)
+        + gram_t.pow(2).sum((2, 3)).mean(1)
+        - 2 * (gram_s.mean(1) * gram_t.mean(1)).sum((1, 2))
+    )
+    return per_image.mean() / s.shape[2]
 
 
 def classifier_gradient(logits: torch.Tensor, labels: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:

@@ -24,6 +24,7 @@ from torch import nn
 from diswot.data.batch import Batch
 from diswot.errors import DiswotError
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
+from diswot.models.init import gaussian_copy
 from diswot.registry import Registry
 from diswot.similarity import (
     class_similarity,
@@ -99,11 +100,18 @@ class TeacherContext:
     relation: torch.Tensor = field(init=False)
     #: MiniLM relations of the last self-attention layer (Transformers only)
     attention_relations: tuple[torch.Tensor, torch.Tensor] | None = field(init=False, default=None)
+    _memo: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # the teacher object is the caller's: its mode and (train-mode BN) statistics stay as given
+        modes = {m: m.training for m in self.teacher.modules()}
         scoring_mode(self.teacher, train=not self.pretrained)
-        with torch.no_grad():
-            feats = network_on_batch(FeatureExtractor(self.teacher), self.batch)
+        try:
+            with torch.no_grad(), restored_buffers(self.teacher):
+                feats = network_on_batch(FeatureExtractor(self.teacher), self.batch)
+        finally:
+            for module, training in modes.items():
+                module.training = training
         if feats.attention is not None:
             self.attention_relations = self_attention_relations(*feats.attention, self.batch.attention_mask)
         num_classes = feats.logits.shape[1]
@@ -123,9 +131,27 @@ class TeacherContext:
     def num_classes(self) -> int:
         return int(self.features.logits.shape[1])
 
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per context: the teacher's side of a similarity several proxies
+        (and every candidate) read."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def reinitialised(self, seed: int) -> TeacherContext:
+        """The context of a copy of this teacher re-initialised as DisWOT's authors do (their
+        code re-initialises even a trained teacher); it runs in train mode, like any random
+        network. The teacher itself is left untouched."""
+        return TeacherContext(gaussian_copy(self.teacher, seed), self.batch, pretrained=False)
+
 
 class Probe:
-    """Everything proxies read about one candidate on one batch, computed at most once."""
+    """Everything proxies read about one candidate on one batch, computed at most once.
+
+    ``teacher`` is the teacher context of the proxy being scored: the scorer sets it before each
+    proxy runs, since proxies that re-initialise the teacher read another context than those
+    that keep it as given.
+    """
 
     def __init__(
         self,
@@ -236,6 +262,17 @@ def _is_relu(module: nn.Module) -> bool:
 
 ProxyFn = Callable[[Probe], float | torch.Tensor]
 
+#: What a proxy's networks are before it scores them, always on copies (a caller's model and
+#: teacher objects are never changed):
+#:
+#: * ``as_built``: the candidate as its space built it, the teacher as given;
+#: * ``authors``: both re-initialised as DisWOT's authors do (:func:`diswot.models.init.gaussian_init_`;
+#:   their code re-initialises a trained teacher too);
+#: * ``authors_student``: the candidate re-initialised so, the teacher kept as given (a
+#:   trained teacher stays trained).
+Init = Literal["as_built", "authors", "authors_student"]
+INITS: frozenset[str] = frozenset(get_args(Init))
+
 
 @dataclass(frozen=True)
 class ProxySpec:
@@ -243,7 +280,8 @@ class ProxySpec:
 
     ``needs`` lists what the shared pass must provide (``forward``, ``grads``, ``relu_codes``,
     ``fisher``); an empty set means the proxy runs its own passes. Every proxy is defined so
-    that **higher is better**; ``formula`` says how (e.g. a negated distance).
+    that **higher is better**; ``formula`` says how (e.g. a negated distance). ``init`` says on
+    what weights it scores (:data:`Init`).
     """
 
     name: str
@@ -253,6 +291,15 @@ class ProxySpec:
     formula: str
     #: raised when the definition changes, so caches made by an older definition are not reused
     version: int = 1
+    init: Init = "as_built"
+
+    @property
+    def student_reinit(self) -> bool:
+        return self.init != "as_built"
+
+    @property
+    def teacher_reinit(self) -> bool:
+        return self.init == "authors"
 
     @property
     def cache_key(self) -> str:
@@ -274,14 +321,21 @@ NEEDS: frozenset[str] = frozenset(get_args(Need))
 
 
 def register_proxy(
-    name: str, *, needs: tuple[Need, ...] = (), teacher: bool = False, formula: str = "", version: int = 1
+    name: str,
+    *,
+    needs: tuple[Need, ...] = (),
+    teacher: bool = False,
+    formula: str = "",
+    version: int = 1,
+    init: Init = "as_built",
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator registering ``fn(probe) -> float`` as proxy ``name`` (higher is better).
 
     ``needs`` names what the shared pass must compute (see :data:`Need`); a name outside it is an
     error here, at registration, rather than a proxy that silently reads nothing. Raise
     ``version`` whenever the definition changes: cached scores of other versions are then
-    recomputed instead of reused.
+    recomputed instead of reused. ``init`` declares the weights it scores (:data:`Init`); the
+    scorer re-initialises copies, so the proxy itself never touches a model's weights.
     """
     unknown = sorted(set(needs) - NEEDS)
     if unknown:
@@ -289,10 +343,16 @@ def register_proxy(
             f"proxy {name!r} needs {', '.join(map(repr, unknown))}, which the shared pass does not "
             f"provide; choose from {', '.join(sorted(NEEDS))}"
         )
+    if init not in INITS or (init == "authors" and not teacher):
+        raise DiswotError(
+            f"proxy {name!r}: init {init!r} is not one of {', '.join(sorted(INITS))} "
+            "('authors' re-initialises a teacher, so only teacher proxies take it)"
+        )
 
     def add(fn: ProxyFn) -> ProxyFn:
         text = formula or (fn.__doc__ or "").strip().splitlines()[0]
-        PROXIES.register(name, text)(ProxySpec(name, fn, frozenset(needs), teacher, text, version=version))
+        spec = ProxySpec(name, fn, frozenset(needs), teacher, text, version=version, init=init)
+        PROXIES.register(name, text)(spec)
         return fn
 
     return add

@@ -1,8 +1,8 @@
-"""DisWOT's similarity scores and the KD-based zero-proxies (teacher vs student at init).
+"""The KD-based zero-proxies: distillation losses between teacher and student at initialisation.
 
-All are negated distances between teacher and student, so higher is better and 0 is best.
-They read only the shared forward pass (no backward): the class-activation matrix comes from
-the closed-form gradient of the cross-entropy w.r.t. the classifier weight.
+All are negated distances between teacher and student, so higher is better and 0 is best, on
+the networks as built (DisWOT's own scores, on the authors' re-initialised networks, are in
+:mod:`diswot.proxies.diswot_proxies`). They read only the shared forward pass.
 """
 
 from __future__ import annotations
@@ -14,66 +14,33 @@ import torch
 
 from diswot.errors import DiswotError
 from diswot.proxies.base import Probe, register_proxy
+from diswot.proxies.diswot_proxies import relational
 from diswot.similarity import (
     WORST_ROW_DISTANCE,
     attention_distance,
     attention_map,
-    channel_correlation_distance,
-    class_similarity,
-    classifier_gradient,
+    channel_gram_distance,
     is_collapsed,
     kd_divergence,
     match_spatial,
-    matrix_distance,
     minilm_divergence,
     random_projection,
     rkd_distance,
-    row_normalised_gram,
     self_attention_relations,
 )
-
-
-def semantic_score(probe: Probe) -> float:
-    teacher, feats = probe.require_teacher("diswot_semantic"), probe.feats
-    if is_collapsed(feats.embedding):
-        return -WORST_ROW_DISTANCE / feats.logits.shape[1]
-    grad = classifier_gradient(feats.logits, probe.batch.labels, feats.embedding)
-    return -float(matrix_distance(class_similarity(grad), teacher.class_similarity))
-
-
-def relational_score(probe: Probe) -> float:
-    teacher, mask = probe.require_teacher("diswot_relational"), probe.batch.attention_mask
-    if is_collapsed(probe.feats.feature_map, mask):
-        return -WORST_ROW_DISTANCE / probe.feats.feature_map.shape[0]
-    student = row_normalised_gram(probe.feats.feature_map, mask)
-    return -float(matrix_distance(student, teacher.relation))
-
 
 # Every proxy of this module compares the student's forward pass with the teacher's.
 teacher_proxy = functools.partial(register_proxy, needs=("forward",), teacher=True)
 
 # Proxies comparing normalised similarity matrices. Version 2: a student whose features are the
 # same for every sample (0/0 in those matrices) gets the worst score.
-DISWOT_VERSION = 2
-normalised_similarity = functools.partial(teacher_proxy, version=DISWOT_VERSION)
+normalised_similarity = functools.partial(teacher_proxy, version=2)
 
-
-normalised_similarity(
-    "diswot_semantic", formula="-||S_s - S_t||^2/K^2, S = row-normalised class-by-class product of dCE/dW_fc"
-)(semantic_score)
-
-normalised_similarity(
-    "diswot_relational", formula="-||G_s - G_t||^2/N^2, G = row-normalised batch Gram of the last feature map"
-)(relational_score)
-
-
-@normalised_similarity("diswot", formula="diswot_semantic + diswot_relational (DisWOT's combined similarity)")
-def diswot_score(probe: Probe) -> float:
-    return semantic_score(probe) + relational_score(probe)
-
-
-# Similarity-preserving KD's loss is exactly DisWOT's relational distance: one implementation.
-normalised_similarity("sp", formula="-SP loss (Tung & Mori); equals diswot_relational")(relational_score)
+# Similarity-preserving KD's loss at the networks' own initialisation: DisWOT's relational term
+# scores the same distance after the authors' re-initialisation.
+normalised_similarity("sp", formula="-SP loss (Tung & Mori): batch-Gram distance of the last maps")(
+    lambda probe: relational(probe, "sp")
+)
 
 
 def _output_distance(name: str, formula: str, output: str, distance: Callable[..., torch.Tensor]) -> None:
@@ -112,14 +79,25 @@ def fitnet_score(probe: Probe) -> float:
     return -float((s - t).pow(2).mean())
 
 
-
-
-@normalised_similarity("ickd", formula="-inter-channel correlation distance (projected student)")
+@teacher_proxy(
+    "ickd",
+    formula="-ICKD loss of the last maps: per image, C x C channel Gram, rows normalised "
+    "(student projected to the teacher's width when they differ)",
+    version=3,
+)
 def ickd_score(probe: Probe) -> float:
-    s, t = _projected_student_map(probe, "ickd")
-    if is_collapsed(s):  # cosine matrices: 0/0; every entry differs by at most 2, so the distance <= 4
+    """Version 3 follows the ICKD loss of DisWOT's repository (rows normalised after the
+    product, summed over the batch / (C * N)); version 2 compared cosine matrices."""
+    s, t = probe.feats.feature_map, probe.require_teacher("ickd").features.feature_map
+    channel_dim = 1 if t.dim() == 4 else -1
+    if s.shape[channel_dim] != t.shape[channel_dim]:
+        s, t = _projected_student_map(probe, "ickd")
+    s, t = match_spatial(s, t)
+    if is_collapsed(s):  # 0/0 rows; every row differs by at most 2, so the distance <= 4
         return -WORST_ROW_DISTANCE
-    return -float(channel_correlation_distance(s, t))
+    if s.dim() == 3:  # (N, T, D) hidden states: channels are the hidden units
+        s, t = s.transpose(1, 2), t.transpose(1, 2)
+    return -float(channel_gram_distance(s, t))
 
 
 @teacher_proxy(

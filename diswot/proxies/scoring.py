@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from diswot.errors import DiswotError
+from diswot.models.init import gaussian_copy, gaussian_init_
 from diswot.proxies.aggregate import Aggregate, parse_aggregate
 from diswot.proxies.base import PROXIES, Batch, Probe, ProxySpec, TeacherContext, finite
 from diswot.search_spaces.base import Arch, SearchSpace
@@ -44,8 +45,18 @@ def arch_seed(seed: int, key: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31)
 
 
+#: the key whose :func:`arch_seed` re-initialises a teacher for proxies of ``init="authors"``
+TEACHER_SEED_KEY = "<teacher>"
+
+
 class ProxyScorer:
-    """Scores networks with ``proxies`` on one batch against an optional teacher context."""
+    """Scores networks with ``proxies`` on one batch against an optional teacher context.
+
+    Proxies that score re-initialised weights (``init`` other than ``as_built``) read a
+    re-initialised copy of the candidate, seeded by its key, and, for ``init="authors"``, a
+    re-initialised copy of the teacher, made once per scorer; proxies of one ``init`` share one
+    :class:`Probe` (one shared pass).
+    """
 
     def __init__(
         self,
@@ -61,16 +72,46 @@ class ProxyScorer:
             raise DiswotError(
                 f"proxies {', '.join(needing)} compare with a teacher; give one with --teacher NAME|CKPT"
             )
-        self.needs = frozenset().union(*(s.needs for s in self.specs))
+        self._reinitialised_teacher: TeacherContext | None = None
 
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.specs]
 
-    def score_model(self, model: nn.Module, key: str = "<model>") -> dict[str, ProxyResult]:
-        probe = Probe(model, self.batch, self.needs, self.teacher, self.seed)
+    def teacher_for(self, spec: ProxySpec) -> TeacherContext | None:
+        """The teacher context ``spec`` compares with (re-initialised, made once, if it asks)."""
+        if not spec.teacher_reinit or self.teacher is None:
+            return self.teacher
+        if self._reinitialised_teacher is None:
+            self._reinitialised_teacher = self.teacher.reinitialised(arch_seed(self.seed, TEACHER_SEED_KEY))
+        return self._reinitialised_teacher
+
+    def _probes(self, model: nn.Module, key: str, owned: bool) -> dict[bool, Probe]:
+        """One probe per kind of student weights the proxies read: as built, and re-initialised
+        (``owned``: ``model`` is a scored copy already, which may be re-initialised in place)."""
+        probes = {}
+        for reinit in sorted({s.student_reinit for s in self.specs}):
+            needs = frozenset().union(*(s.needs for s in self.specs if s.student_reinit == reinit))
+            started = time.perf_counter()
+            student = model
+            if reinit:
+                in_place = owned and all(s.student_reinit for s in self.specs)
+                student = (gaussian_init_ if in_place else gaussian_copy)(model, arch_seed(self.seed, key))
+            copy_ms = (time.perf_counter() - started) * 1e3
+            probes[reinit] = Probe(student, self.batch, needs, self.teacher, self.seed)
+            probes[reinit].shared_pass_ms += copy_ms
+        return probes
+
+    def score_model(
+        self, model: nn.Module, key: str = "<model>", *, owned: bool = False
+    ) -> dict[str, ProxyResult]:
+        """Score ``model`` (``key`` names it in errors and seeds its re-initialisation); ``model`` is
+        left as it was unless ``owned`` (a copy built for scoring)."""
+        probes = self._probes(model, key, owned)
         results = {}
         for spec in self.specs:
+            probe = probes[spec.student_reinit]
+            probe.teacher = self.teacher_for(spec)
             torch.manual_seed(self.seed)
             probe.memo_read.clear()
             started = time.perf_counter()
@@ -91,7 +132,7 @@ class ProxyScorer:
         key = space.encode(arch)
         torch.manual_seed(arch_seed(self.seed, key))
         model = space.build(arch, num_classes=num_classes).to(self.batch.inputs.device)
-        return self.score_model(model, key)
+        return self.score_model(model, key, owned=True)
 
 
 def scoring_batches(data, batch_size: int, num_batches: int, seed: int, device: str = "cpu") -> list[Batch]:

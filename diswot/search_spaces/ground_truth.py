@@ -116,7 +116,7 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
         try:
             key = space.encode(space.decode(row[arch_column]))
         except DiswotError as exc:
-            raise DataError(f"{path}:{line}: {exc}") from exc
+            raise DataError(f"{path}:{line}: architecture {row[arch_column]!r}: {exc}") from exc
         if key in first_line:
             raise DataError(
                 f"{path}:{line}: architecture {key} already appears on line {first_line[key]}; keep one "

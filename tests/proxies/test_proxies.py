@@ -25,7 +25,10 @@ CLASSIC = [
     "params",
     "flops",
 ]
-WITH_TEACHER = ["diswot", "diswot_semantic", "diswot_relational", "kd", "sp", "at", "fitnet", "rkd", "ickd"]
+#: DisWOT's proxies in the authors' forms (equal widths), its width-free forms, and the KD proxies
+AUTHORS_FORMS = ["diswot", "diswot_semantic", "diswot_resnet", "diswot_nb201"]
+WIDTH_FREE = ["diswot_relational", "diswot_map", "diswot_class", "kd", "sp", "at", "fitnet", "rkd", "ickd"]
+WITH_TEACHER = AUTHORS_FORMS + WIDTH_FREE
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +82,18 @@ def test_diswot_ranks_best_cell_above_empty_cell(name, batch, teacher_ctx, small
 def test_a_cell_that_cuts_the_input_off_gets_the_worst_similarity(batch, teacher_ctx, small_space):
     # EMPTY's cells output zeros, so every image has the same (zero) features: the row-normalised
     # matrices are 0/0. Scored as zero matrices they would beat most real networks.
-    names = ["diswot_semantic", "diswot_relational", "diswot", "at", "ickd"]
+    names = ["diswot_semantic", "diswot_relational", "diswot", "diswot_resnet", "diswot_nb201", "diswot_map",
+             "diswot_class", "at", "ickd"]  # fmt: skip
     scorer = ProxyScorer(names, batch, teacher_ctx)
     scores = scorer.score_arch(small_space, small_space.decode(EMPTY), 10)
-    assert scores["diswot_semantic"].value == -4 / 10  # the bound: 4 / classes
-    assert scores["diswot_relational"].value == -4 / len(batch.labels)  # 4 / batch size
-    assert scores["diswot"].value == pytest.approx(-4 / 10 - 4 / len(batch.labels))
+    # each gets its distance's bound: 4 per normalised row, over the rows it divides by
+    width = 64  # the cells' last map and the ResNet-20 teacher's
+    assert scores["diswot_semantic"].value == -4  # K x C rows over K * C
+    assert scores["diswot_class"].value == -4 / 10  # K rows over K^2
+    assert scores["diswot_relational"].value == -4 / len(batch.labels)  # N rows over N^2
+    assert scores["diswot"].value == pytest.approx(-4 - 4 / len(batch.labels))
+    assert scores["diswot_resnet"].value == scores["diswot_map"].value == -4
+    assert scores["diswot_nb201"].value == pytest.approx(-4 - 4 / width)
     assert scores["ickd"].value == -4
     best = scorer.score_arch(small_space, small_space.decode(BEST), 10)
     assert all(best[n].value > scores[n].value for n in names)
@@ -92,17 +101,30 @@ def test_a_cell_that_cuts_the_input_off_gets_the_worst_similarity(batch, teacher
     assert not is_collapsed(torch.arange(8.0).view(4, 2))
 
 
-def test_similarities_work_across_widths(batch):
+def test_width_free_similarities_work_across_widths(batch):
     ctx = TeacherContext(build_model("resnet32x4"), batch)  # 256 channels vs the student's 64
-    scores = ProxyScorer(WITH_TEACHER, batch, ctx).score_model(build_model("resnet8"))
+    scores = ProxyScorer(WIDTH_FREE, batch, ctx).score_model(build_model("resnet8"))
     assert all(v.value <= 0 for v in scores.values())
 
 
+@pytest.mark.parametrize("name", AUTHORS_FORMS)
+def test_the_authors_forms_refuse_unequal_widths_naming_a_width_free_form(name, batch):
+    ctx = TeacherContext(build_model("resnet32x4"), batch)
+    expected = (
+        rf"proxy '{name}' compares teacher and student channel by channel"
+        r".*the student's is \(.*64.*the teacher's \(.*256.*'diswot_(class|map)' \(width-free\)"
+    )
+    with pytest.raises(DiswotError, match=expected):
+        ProxyScorer([name], batch, ctx).score_model(build_model("resnet8"))
+
+
 def test_identical_teacher_and_student_score_perfectly(batch):
+    # Proxies scoring the networks as built; DisWOT's re-initialise both, so the same network
+    # is two draws there (the distances' zero is tested on tensors in test_diswot_proxies.py)
     torch.manual_seed(0)
     model = build_model("resnet8")
     ctx = TeacherContext(model, batch)
-    scores = ProxyScorer(["diswot", "kd", "at", "rkd"], batch, ctx).score_model(model)
+    scores = ProxyScorer(["kd", "at", "rkd", "sp", "ickd"], batch, ctx).score_model(model)
     for name, result in scores.items():
         assert result.value == pytest.approx(0.0, abs=1e-6), name
 
@@ -115,7 +137,9 @@ def test_teacher_is_computed_once_per_batch(batch, small_space, monkeypatch):
     scorer = ProxyScorer(["diswot", "kd"], batch, ctx)
     for key in (BEST, EMPTY):
         scorer.score_arch(small_space, small_space.decode(key), 10)
-    assert len(calls) == 1
+    # once as given (kd) and once for its copy re-initialised as the authors do (diswot; the
+    # copy keeps the hook): per scorer, not per candidate
+    assert len(calls) == 2
 
 
 def test_bad_input(batch):
