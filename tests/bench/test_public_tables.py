@@ -10,7 +10,7 @@ from diswot.models import count_params
 from diswot.search_spaces import get_space
 from diswot.search_spaces.ground_truth import read_ground_truth
 
-TABLE = Path(__file__).resolve().parents[2] / "benchmarks" / "ground_truth" / "diswot_resnet_depth_cifar100.csv"
+TABLE = Path(__file__).resolve().parents[2] / "benchmarks/ground_truth/diswot_resnet_depth_cifar100.csv"
 
 
 def test_the_public_table_loads_with_all_64_students():
@@ -34,8 +34,8 @@ def test_resnet_depth_builds_the_authors_networks():
 def test_a_table_with_an_arch_outside_the_space_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "truth.csv"
     bad.write_text(TABLE.read_text().replace("\n113,", "\n213,", 1))
-    code = main(["bench", "proxies", "--space", "resnet-depth", "--ground-truth", str(bad), "--proxies", "params",
-                 "--num-archs", "all", "--out", str(tmp_path / "out"), "--no-plots"])  # fmt: skip
+    args = ["--space", "resnet-depth", "--ground-truth", str(bad), "--proxies", "params", "--num-archs", "all"]
+    code = main(["bench", "proxies", *args, "--out", str(tmp_path / "out"), "--no-plots"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert f"{bad}:3: architecture '213'" in err[0] and "choose one of [1, 3, 5, 7]" in err[0]
