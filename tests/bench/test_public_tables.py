@@ -34,7 +34,7 @@ def test_resnet_depth_builds_the_authors_networks():
 def test_a_table_with_an_arch_outside_the_space_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "truth.csv"
     bad.write_text(TABLE.read_text().replace("\n113,", "\n213,", 1))
-    args = ["--space", "resnet-depth", "--ground-truth", str(bad), "--proxies", "params", "--num-archs", "all"]
+    args = ["--space", "resnet-depth", "--ground-truth", str(bad), "--proxies", "params", "--num-archs=all"]
     code = main(["bench", "proxies", *args, "--out", str(tmp_path / "out"), "--no-plots"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
