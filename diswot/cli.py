@@ -325,6 +325,8 @@ def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from diswot.proxies.setup import AUTO, AUTO_FITNESS, NB201_FITNESS
+
     parser = argparse.ArgumentParser(
         prog="diswot",
         description="Training-free student architecture search for knowledge distillation.",
@@ -356,10 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_teacher_args(p)
     _add_data_args(p)
     p.add_argument(
-        "--proxy", default="diswot",
-        help="fitness: a proxy (diswot list proxies) or a calibrated aggregate, e.g. "
-        "cal:az_progressivity+synflow+flops (teacher-free; the best recorded on NB201, 94.30 +- 0.07 "
-        "over five seeds, benchmarks/RESULTS.md)",
+        "--proxy", default=AUTO,
+        help="fitness: a proxy (diswot list proxies) or a calibrated aggregate cal:a+b+...; default "
+        f"{AUTO}: {AUTO_FITNESS['random']} with a random-init teacher (none given, or a model name), "
+        f"{AUTO_FITNESS['trained']} with a trained one (a checkpoint); on NB201 take "
+        f"{NB201_FITNESS} (README, 'Which fitness')",
     )  # fmt: skip
     _add_reference_arg(p)
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")

@@ -25,7 +25,7 @@ from diswot.errors import BudgetError, DataError, DiswotError
 from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
 from diswot.proxies.cache import ScoreCache
-from diswot.proxies.setup import scoring_setup
+from diswot.proxies.setup import resolve_fitness, scoring_setup
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import ScoringJob, SerialExecutor
@@ -105,7 +105,8 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     space = get_space(cfg.space)
     truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
     truth, seed_truth = _protocol_columns(cfg, space, truth)
-    specs, aggregates = resolve_proxies(cfg.proxies)
+    # "auto" is ranked as the fitness a search with this teacher would take
+    specs, aggregates = resolve_proxies([resolve_fitness(p, cfg.teacher) for p in cfg.proxies])
     names = [s.name for s in specs]
     if any(a.calibrated for a in aggregates):
         check_reference_size(cfg.reference_size)

@@ -139,6 +139,13 @@ def load_state_checked(model: nn.Module, state: dict[str, Any], source: str, spe
     model.load_state_dict(state)
 
 
+def names_a_file(spec: str | Path) -> bool:
+    """Whether a teacher spec is a checkpoint file or folder (trained weights) rather than a model
+    name (a random-init network): a checkpoint suffix, or an existing path."""
+    path = Path(str(spec)).expanduser()
+    return path.suffix in {".pt", ".pth", ".ckpt", ".bin"} or path.exists()
+
+
 def load_teacher(
     spec: str | Path, num_classes: int | None = None, model: str | None = None, seed: int = 0
 ) -> Teacher:
@@ -156,8 +163,7 @@ def load_teacher(
     """
     text = str(spec)
     path = Path(text).expanduser()
-    looks_like_file = path.suffix in {".pt", ".pth", ".ckpt", ".bin"} or path.exists()
-    if not looks_like_file:
+    if not names_a_file(text):
         if model is not None and model != text:
             raise DiswotError(f"teacher {text!r} is a model name; drop the extra model={model!r}")
         k = num_classes or 10

@@ -19,7 +19,7 @@ from torch import nn
 from diswot.data import LabelledData, TextDataset, load_dataset
 from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import CheckpointError, DataError, DiswotError
-from diswot.models.checkpoint import Teacher, load_teacher
+from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies.base import PROXIES, Batch, TeacherContext
 from diswot.proxies.cache import NO_TEACHER, data_fingerprint, teacher_fingerprint
@@ -28,6 +28,14 @@ from diswot.search_spaces.base import SearchSpace
 
 #: the teacher of image data when none is given: a ResNet-56 (random init from the proxy seed)
 DEFAULT_TEACHER = "resnet56"
+
+#: ``--proxy auto`` (the default of ``diswot search`` and ``run_search``): the fitness the
+#: distillation evidence supports for the teacher given, random-init or trained
+#: (benchmarks/RESULTS.md, "DisWOT as its authors compute it")
+AUTO = "auto"
+AUTO_FITNESS = {"random": "params", "trained": "params"}
+#: the fitness whose searches of NB201 reach its best cells (benchmarks/RESULTS.md)
+NB201_FITNESS = "cal:az_progressivity+synflow+flops"
 
 TeacherSpec = str | Path | nn.Module | Teacher | None
 DataSpec = LabelledData | str | None
@@ -91,6 +99,23 @@ def scoring_setup(
         proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
         teacher_key=teacher_key,
     )  # fmt: skip
+
+
+def teacher_is_trained(teacher: TeacherSpec) -> bool:
+    """Whether ``teacher`` brings trained weights: a checkpoint or folder, a trained ``nn.Module``
+    or a pretrained :class:`Teacher`; a model name and ``None`` are random-init networks."""
+    if isinstance(teacher, Teacher):
+        return teacher.pretrained
+    if isinstance(teacher, nn.Module):
+        return True
+    return teacher is not None and names_a_file(teacher)
+
+
+def resolve_fitness(proxy: str, teacher: TeacherSpec) -> str:
+    """``proxy``, or for :data:`AUTO` the fitness :data:`AUTO_FITNESS` gives the kind of teacher."""
+    if proxy.strip().lower() != AUTO:
+        return proxy
+    return AUTO_FITNESS["trained" if teacher_is_trained(teacher) else "random"]
 
 
 def resolve_teacher(

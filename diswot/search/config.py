@@ -8,7 +8,7 @@ from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from diswot.errors import DiswotError
-from diswot.proxies.setup import DataSpec, TeacherSpec
+from diswot.proxies.setup import AUTO, DataSpec, TeacherSpec
 from diswot.search.budget import Budget
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE
 from diswot.search.strategies import StrategyParams
@@ -35,7 +35,10 @@ class SearchConfig:
             batches of ``batch_size`` drawn from it with ``proxy_seed``.
         proxy: the fitness, one registered proxy (higher is better) or a calibrated aggregate
             ``cal:[log:|geo:]a+b+...`` of several; ``record`` adds proxies whose values are
-            stored beside it.
+            stored beside it. ``"auto"`` (the default) takes the fitness the distillation
+            evidence supports for the kind of teacher given
+            (:data:`~diswot.proxies.setup.AUTO_FITNESS`: one for a random-init teacher, one for
+            a trained checkpoint).
         budget: params/FLOPs/latency limits; candidates outside are never scored.
         strategy: ``evolution`` (regularized evolution), ``nsga2`` (score vs ``objective``) or
             ``random``; ``params`` holds their knobs.
@@ -61,7 +64,7 @@ class SearchConfig:
     space: str | SearchSpace = "nb201"
     teacher: TeacherSpec = None
     data: DataSpec = None
-    proxy: str = "diswot"
+    proxy: str = AUTO
     budget: Budget | None = None  # None: unconstrained
     strategy: str = "evolution"
     _: KW_ONLY
