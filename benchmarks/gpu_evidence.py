@@ -32,14 +32,15 @@ The kit measured, on one H200, fp32: a 60-epoch ResNet-56 teacher plus 64 studen
 KD} x 20 epochs (2,560 student-epochs of 10,000 images), 8 processes of 8 students, in 24
 minutes. Even counting all 1,440 s as the students', that is 17.8k student-images/s, 72 s per
 epoch of one seed's 128 student runs: the old 20-epoch, two-seed job needs 48 minutes of
-students alone. The command has 9 minutes (540 s): ``--budget-s 500`` leaves 40 s for the kill
-margin and transfers; set-up (~30 s: xz of two CIFAR batches, six wheels) and the throughput
-rows (60 s) come first, the teacher gets at most 15% of the rest, and 90 s is kept for stage 6
-(64 archs x 8 proxies on one batch of 64, plus the calibration reference, tens of ms each on a
-GPU, plus start-up and 1,000 bootstrap resamples: a guess). About 260 s are left for the two
-seeds, 130 s each, of which ~20 s are a command's start-up (Python, torch, CUDA context, data)
-and ~6 s per wave of groups (data, teacher, models, the final plot and FLOPs count per student).
-At the kit's speed that is ~1 epoch per seed, so sizes must shrink and the GPU must be faster:
+students alone. The command has 9 minutes (540 s): ``--budget-s 500`` leaves 40 s of them spare
+(stages are stopped 8 s before the budget ends, so the driver is done by ~500 s); set-up (~30 s:
+xz of two CIFAR batches, six wheels) and the throughput rows (60 s) come first, the teacher gets
+at most 15% of the rest, and 90 s is kept for stage 6 (64 archs x 8 proxies on one batch of 64,
+plus the calibration reference, tens of ms each on a GPU, plus start-up and 1,000 bootstrap
+resamples: a guess). About 260 s are left for the two seeds, 130 s each, of which ~20 s are a
+command's start-up (Python, torch, CUDA context, data) and ~6 s per wave of groups (data,
+teacher, models, the final plot and FLOPs count per student). At the kit's speed that is ~1
+epoch per seed, so sizes must shrink and the GPU must be faster:
 
 * bf16 autocast (the trainer's default on CUDA) and its device-side loss sums (issue 11);
 * students and teacher at batch 256 (lr scaled linearly to 0.2): half the steps per epoch,
@@ -556,21 +557,25 @@ def run_command(cmd: Sequence[str], env: dict[str, str], log: Any, timeout_s: fl
                 on_poll: Callable[[], None], poll_s: float = 1.0) -> tuple[str, int | None]:  # fmt: skip
     """Run ``cmd`` (its output to ``log``) for at most ``timeout_s``; ``("done"|"failed"|"cut", rc)``.
 
-    It runs in its own process group, so stopping it stops its worker processes too."""
+    It runs in its own process group, so stopping it stops its worker processes too; the group
+    stays in the caller's session, so whatever ends the caller's session ends it as well."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        list(cmd), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    while True:
-        try:
-            rc = proc.wait(timeout=poll_s)
-            break
-        except subprocess.TimeoutExpired:
-            on_poll()
-            if time.monotonic() - started >= timeout_s:
-                _stop(proc)
+    proc = subprocess.Popen(list(cmd), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=os.setpgrp)  # fmt: skip
+    try:
+        while True:
+            try:
+                rc = proc.wait(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
                 on_poll()
-                return "cut", None
+                if time.monotonic() - started >= timeout_s:
+                    _stop(proc)
+                    on_poll()
+                    return "cut", None
+    except BaseException:  # the job itself is being stopped (SIGTERM, Ctrl-C): take the stage along
+        _stop(proc)
+        raise
     on_poll()
     return ("done" if rc == 0 else "failed"), rc
 
@@ -801,7 +806,7 @@ class ThroughputStage:
         # a measurement starts only in the first 60% of the limit, so that it ends inside it
         args = [
             "benchmarks/kd_throughput.py", *shlex.split(s.throughput_args), "--group", str(s.group_size),
-            "--group-batch", str(s.student_batch), "--processes", str(s.workers),
+            "--group-batch", str(s.student_batch), "--processes", str(s.workers if s.workers > 1 else 0),
             "--time-limit-s", f"{0.6 * timeout_s:.0f}", "--out", str(out),
         ]  # fmt: skip
         record = job.command(self.name, args, timeout_s)
@@ -970,6 +975,30 @@ class ProxiesStage:
         return record
 
 
+class Unselected:
+    """A stage left out by ``--stages``: always skipped."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.name = stage.name
+
+    def plan(self, job: Job) -> StagePlan:
+        return StagePlan(0.0, blocked="not selected (--stages)")
+
+    def run(self, job: Job, plan: StagePlan, timeout_s: float) -> StageRecord:
+        raise AssertionError("an unselected stage never runs")
+
+
+def select_stages(stages: list[Stage], names: str | None) -> list[Stage]:
+    """``stages`` with those not named in ``names`` (a comma list; None: all) left out."""
+    if names is None:
+        return stages
+    chosen = {n.strip() for n in names.split(",") if n.strip()}
+    unknown = chosen - {s.name for s in stages}
+    if unknown or not chosen:
+        raise InputError(f"--stages {names!r}: name some of {', '.join(s.name for s in stages)}")
+    return [s if s.name in chosen else Unselected(s) for s in stages]
+
+
 STAGES: tuple[Callable[[], Stage], ...] = (
     SetupStage, ThroughputStage, TeacherStage, lambda: StudentsStage(0), lambda: StudentsStage(1),
     NB201Stage, ProxiesStage,
@@ -1005,11 +1034,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit", default=str(KIT_DIR), help="the device kit copied into the checkout")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change one of Sizes")
     p.add_argument("--proxies", default=None, help=f"stage 6's proxies (default: {PROXIES})")
+    p.add_argument("--stages", default=None, help="comma list of the stages to run (default: all)")
     p.add_argument("--prepare-kit", action="store_true", help="copy the device kit to .device-kit/ and exit")
     p.add_argument("--kit-source", default=str(REPO.parent / "shared" / "device-kit"))
     p.add_argument("--test-images", type=int, default=None,
                    help="--prepare-kit: test images kept (default: the most that travel)")  # fmt: skip
     return p
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1043,6 +1077,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise InputError("no output folder: pass --out DIR (on the device machine $OUT is set)")
     if args.smoke:
         smoke_source()  # the data must be there before anything is written
+    stages = select_stages([make() for make in STAGES], args.stages)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in OUT_FILES.values():  # nothing stale from an earlier run in the same folder
@@ -1063,7 +1098,16 @@ def _main(argv: Sequence[str] | None) -> int:
             job.records.append(record)
             job.write_summary()
 
-        records = run_stages([make() for make in STAGES], job, clock, job.say, on_record)
+        if not args.smoke and budget > 560:
+            job.say(f"note: the device runs a command for at most 600 s; {budget:.0f} s leaves no slack")
+        signal.signal(signal.SIGTERM, _terminated)
+        try:
+            records = run_stages(stages, job, clock, job.say, on_record)
+        except SystemExit:
+            job.info["interrupted"] = f"stopped by SIGTERM after {clock.elapsed():.0f} s"
+            job.say(job.info["interrupted"])
+            job.write_summary()
+            raise
         reached = [r for r in records if r.status != "skipped"]
         job.say(f"reached {reached[-1].name if reached else 'no stage'}; per stage:")
         for r in records:

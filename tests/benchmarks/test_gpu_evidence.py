@@ -146,6 +146,30 @@ def test_a_command_past_its_limit_is_stopped_with_its_worker_processes(tmp_path)
     assert "ok" in (tmp_path / "log.txt").read_text()
 
 
+def test_a_stopped_job_stops_its_running_stage_and_records_why(tmp_path, shared_data):
+    """SIGTERM to the job (a lease ending early) ends the stage's processes and leaves a summary."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    environment = {k: v for k, v in os.environ.items() if k not in {"SMOKE", "OUT"}}
+    environment.update(SMOKE="1", DISWOT_DATA=str(shared_data))
+    job = subprocess.Popen([sys.executable, str(SCRIPT), "--budget-s", "300", "--out", str(out),
+                            "--work", str(tmp_path / "work")], env=environment, cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "start throughput" not in (out / "log.txt").read_text() if (out / "log.txt").exists() else True:
+        assert time.monotonic() < deadline, "the throughput stage never started"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=30) == 128 + signal.SIGTERM
+    summary = json.loads((out / "summary.json").read_text())
+    assert "stopped by SIGTERM" in summary["interrupted"] and summary["running"]["stage"] == "throughput"
+    stage = subprocess.run(["pgrep", "-f", f"kd_throughput.py.*{out}"], capture_output=True, text=True)
+    assert stage.stdout.strip() == "", "the stage's process outlived the job"
+
+
 def test_results_are_copied_out_when_they_change(tmp_path):
     src, dst = tmp_path / "work.csv", tmp_path / "out.csv"
     assert not ge.copy_if_newer(src, dst)  # nothing yet
@@ -362,7 +386,7 @@ def test_a_missing_device_kit_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "no device kit" in done.stderr and "--prepare-kit" in done.stderr
     assert not (tmp_path / "out").exists()
-    for args in (["--set", "wokers=3"], ["--bogus"]):
+    for args in (["--set", "wokers=3"], ["--bogus"], ["--stages", "teacher,bogus"]):
         done = _cli("--budget-s", "500", "--out", str(tmp_path / "out"), *args, env={"SMOKE": "1"})
         assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     done = _cli("--budget-s", "500", env={"SMOKE": "1"})  # no --out and no $OUT
@@ -388,3 +412,37 @@ def test_a_tiny_budget_skips_every_stage_cleanly(tmp_path, shared_data):
     assert "the budget is spent" in summary["stages"][0]["reason"] and summary["reached"] is None
     log = (out / "log.txt").read_text()
     assert all(f"skip {name}:" in log for name in names) and "reached no stage" in log
+
+
+TINY = [
+    "--set", "teacher_model=resnet20", "--set", "train_images=100", "--set", "test_images=200",
+    "--set", "teacher_batch=50", "--set", "student_batch=50", "--set", "archs=111,113,131",
+    "--set", "workers=1", "--set", "group_size=4", "--set", "reference_size=2", "--set", "bootstrap=0",
+    "--proxies", "params,flops,kd",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_smoke_run_of_the_training_stages_writes_their_documented_files(tmp_path, shared_data):
+    """Set-up, teacher, seed 0 and the proxy study for real (tiny sizes); the stages left out by
+    --stages are skipped with that reason. (The full smoke run, every stage and all 7 files, is
+    the documented SMOKE=1 command: about four minutes, too long for the suite.)"""
+    out = tmp_path / "out"
+    done = _cli("--budget-s", "200", "--out", str(out), "--work", str(tmp_path / "work"), *TINY,
+                "--stages", "setup,teacher,resnet-depth-seed0,proxies",
+                env={"SMOKE": "1", "DISWOT_DATA": str(shared_data)})  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    files = {"log.txt", "summary.json", "resnet_depth_gt.csv", "proxies_results.json", "proxies_scores.csv"}
+    assert {p.name for p in out.iterdir()} == files
+    summary = json.loads((out / "summary.json").read_text())
+    status = {s["name"]: s["status"] for s in summary["stages"]}
+    ran = {"setup", "teacher", "resnet-depth-seed0", "proxies"}
+    assert status == {name: "done" if name in ran else "skipped" for name in status} and len(status) == 7
+    seed0 = next(s for s in summary["stages"] if s["name"] == "resnet-depth-seed0")
+    assert seed0["params"] == {"epochs": 1} and seed0["results"]["student_epochs"] == 6
+    assert seed0["results"]["student_images_per_s"] > 0 and summary["teacher"]["epochs_done"] == 1
+    table = (out / "resnet_depth_gt.csv").read_text().splitlines()
+    assert table[0].startswith("arch,kd_accuracy,vanilla_accuracy") and len(table) == 4
+    report = json.loads((out / "proxies_results.json").read_text())
+    assert set(report["proxies"]) == {"params", "flops", "kd"} and report["num_archs"] == 3
+    assert "not selected (--stages)" in (out / "log.txt").read_text()
