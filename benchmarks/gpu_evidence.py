@@ -64,8 +64,8 @@ At 3x the kit's speed (bf16 and batch 256 buying that is plausible, not measured
 gets ~4 epochs; at 6x, ~8. Where stage 1 measured nothing, the kit's figure is the prior.
 
 ``SMOKE=1`` (or ``--smoke``) runs every stage on the CPU with tiny sizes (500 training and 500
-test images, 1 epoch, 3 students, 2 NB201 cells, 2 workers) and the same planner, in about four
-minutes on 2 cores; a tiny ``--budget-s`` skips every stage cleanly. ``--prepare-kit`` copies
+test images, 1 epoch, 3 students, 2 NB201 cells, 2 workers) and the same planner, in 4 to 5
+minutes on 2 busy cores; a tiny ``--budget-s`` skips every stage cleanly. ``--prepare-kit`` copies
 the device kit to ``.device-kit/`` with the test batch trimmed so that the checkout plus the
 kit travel within the device's 64 MiB.
 """

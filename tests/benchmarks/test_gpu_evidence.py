@@ -426,7 +426,7 @@ TINY = [
 def test_a_smoke_run_of_the_training_stages_writes_their_documented_files(tmp_path, shared_data):
     """Set-up, teacher, seed 0 and the proxy study for real (tiny sizes); the stages left out by
     --stages are skipped with that reason. (The full smoke run, every stage and all 7 files, is
-    the documented SMOKE=1 command: about four minutes, too long for the suite.)"""
+    the documented SMOKE=1 command: 4-5 minutes, too long for the suite.)"""
     out = tmp_path / "out"
     done = _cli("--budget-s", "200", "--out", str(out), "--work", str(tmp_path / "work"), *TINY,
                 "--stages", "setup,teacher,resnet-depth-seed0,proxies",
