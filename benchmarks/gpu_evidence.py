@@ -96,11 +96,14 @@ from typing import Any, Protocol
 REPO = Path(__file__).resolve().parents[1]
 KIT_DIR = REPO / ".device-kit"
 
-# Stage 6's proxies: the DisWOT terms and the baselines registered today, and the calibrated
-# aggregate recommended on NB201. The faithful DisWOT forms are being written in another branch;
-# add their names here when they land (one constant; --proxies overrides it).
+# Stage 6's proxies: DisWOT's forms against the trained teacher (the _trained twins keep it; the
+# authors' own forms re-initialise it), the KD loss, the baselines, the default fitness ("auto",
+# as a search with this teacher takes it) and the calibrated aggregate recommended on NB201
+# (one constant; --proxies overrides it).
 PROXIES = (
-    "diswot,diswot_semantic,diswot_relational,kd,params,flops,synflow,cal:az_progressivity+synflow+flops"
+    "auto,diswot_trained,diswot_resnet_trained,diswot_map_trained,diswot_relational_trained,"
+    "diswot_semantic_trained,diswot,diswot_resnet,diswot_map,kd,params,flops,synflow,"
+    "cal:az_progressivity+synflow+flops"
 )
 
 TRAIN_IMAGES = 10_000  # data_batch_1: the shared training images
