@@ -110,8 +110,8 @@ def find_runs(root: Path) -> list[tuple[Path, Run]]:
     for result in sorted(root.rglob("result.json")):
         folder = result.parent
         tables = [t for t in TABLES if (folder / t).is_file()]
-        if not tables or folder == root:
-            continue
+        if not tables or len(folder.relative_to(root).parts) < 2:
+            continue  # a run folder is T/<experiment>[/...], never T itself
         parts = tuple(safe_name(p) for p in folder.relative_to(root).parts)
         found.append((folder, Run(parts[0], parts[1:], tables[0])))
     return found
