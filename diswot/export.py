@@ -22,7 +22,11 @@ import importlib.util
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,3 +336,48 @@ def _onnx_diff(
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {name: x.numpy() for name, x in zip(spec.names(), inputs, strict=True)}
     return _max_diff(torch.from_numpy(session.run(None, feeds)[0]), expected)
+
+
+# Run by a fresh interpreter (-I: no PYTHONPATH, no user site) in which diswot cannot be imported
+# (an installed or editable diswot is shadowed), so a program that needed diswot fails to load.
+_STANDALONE = r"""
+import importlib.abc, importlib.util, json, sys
+
+class NoDiswot(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "diswot":
+            raise ImportError("diswot is not available in this process")
+
+sys.meta_path.insert(0, NoDiswot())
+try:
+    importlib.util.find_spec("diswot")
+    raise SystemExit("diswot is importable")
+except ImportError:
+    pass
+import torch
+
+for program, inputs, out in json.loads(sys.argv[1]):
+    with torch.no_grad():
+        torch.save(torch.export.load(program).module()(*torch.load(inputs)), out)
+if [m for m in sys.modules if m.split(".")[0] == "diswot"]:
+    raise SystemExit("diswot was imported")
+"""
+
+
+def run_without_diswot(
+    jobs: Sequence[tuple[str | Path, tuple[torch.Tensor, ...]]], timeout: float = 600
+) -> list[torch.Tensor]:
+    """The outputs of each ``(model.pt2, inputs)`` run by plain torch in a fresh interpreter that
+    cannot import diswot: the check that an export stands alone. Raises if that process fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = []
+        for i, (program, inputs) in enumerate(jobs):
+            given, found = Path(tmp) / f"in{i}.pt", Path(tmp) / f"out{i}.pt"
+            torch.save(tuple(inputs), given)
+            specs.append([str(Path(program).resolve()), str(given), str(found)])
+        env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        done = subprocess.run([sys.executable, "-I", "-c", _STANDALONE, json.dumps(specs)], env=env, cwd=tmp,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"the standalone load failed: {done.stderr.strip()[-2000:]}")
+        return [torch.load(spec[2]) for spec in specs]

@@ -4,44 +4,16 @@ that give diswot's outputs; the card; one-line errors."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from diswot.cli import main
-from diswot.export import ONNX_FILE, PROGRAM_FILE, load_source
+from diswot.export import ONNX_FILE, PROGRAM_FILE, load_source, run_without_diswot
 from diswot.models import load_teacher
 
 TRANSFORMER = "autodistil-tiny:L4-H128-A7-R2.0"
-
-# Runs in a fresh interpreter (-I: no PYTHONPATH, no user site) that cannot import diswot at all:
-# the editable install's finder is shadowed, so a program needing diswot would fail to load.
-CHILD = r"""
-import importlib.abc, importlib.util, json, sys
-
-class NoDiswot(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "diswot":
-            raise ImportError("diswot is not available in this process")
-
-sys.meta_path.insert(0, NoDiswot())
-try:
-    importlib.util.find_spec("diswot")
-    raise SystemExit("diswot is importable")
-except ImportError:
-    pass
-import torch
-
-for program, inputs, out in json.loads(sys.argv[1]):
-    with torch.no_grad():
-        torch.save(torch.export.load(program).module()(*torch.load(inputs)), out)
-assert not [m for m in sys.modules if m.split(".")[0] == "diswot"]
-"""
-
 
 @pytest.fixture(scope="module")
 def image_student(tmp_path_factory) -> Path:
@@ -81,31 +53,30 @@ def test_distill_export_writes_program_onnx_and_card(image_student):
             assert card["check"]["onnx_max_abs_diff"] <= 1e-4
 
 
-def test_exports_load_without_diswot_and_match_its_outputs(image_student, transformer_student, tmp_path):
+def test_exports_load_without_diswot_and_match_its_outputs(image_student, transformer_student):
     generator = torch.Generator().manual_seed(1)
     images = (torch.randn(3, 3, 32, 32, generator=generator),)  # another batch size than exported with
     ids = torch.randint(0, 30522, (3, 20), generator=generator)  # and another sequence length
     mask = torch.ones(3, 20, dtype=torch.long)
     mask[1, 12:] = 0
     mask[2, 5:] = 0
-    models = {
-        "image": (load_teacher(image_student / "model.pt").model, images, image_student / "export"),
-        "tokens": (load_source(TRANSFORMER).model, (ids, mask), transformer_student),
-    }
-    jobs = []
-    for name, (_, inputs, folder) in models.items():
-        torch.save(inputs, tmp_path / f"{name}_in.pt")
-        jobs.append([str(folder / PROGRAM_FILE), str(tmp_path / f"{name}_in.pt"), str(tmp_path / name)])
-    env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=240)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    for name, (model, inputs, _) in models.items():
+    models = [
+        (load_teacher(image_student / "model.pt").model, images, image_student / "export"),
+        (load_source(TRANSFORMER).model, (ids, mask), transformer_student),
+    ]
+    found = run_without_diswot([(folder / PROGRAM_FILE, inputs) for _, inputs, folder in models])
+    for (model, inputs, folder), output in zip(models, found, strict=True):
         with torch.no_grad():
             expected = model.eval()(*inputs)
-        found = torch.load(tmp_path / name)
-        assert found.shape == expected.shape
-        assert float((found - expected).abs().max()) <= 1e-5, name
+        assert output.shape == expected.shape
+        assert float((output - expected).abs().max()) <= 1e-5, folder
+
+
+def test_the_standalone_check_reports_a_program_that_does_not_load(tmp_path):
+    program = tmp_path / "model.pt2"
+    program.write_bytes(b"not a program")
+    with pytest.raises(RuntimeError, match="standalone load failed"):
+        run_without_diswot([(program, (torch.zeros(1),))], timeout=120)
 
 
 def test_transformer_card_describes_token_inputs(transformer_student):
