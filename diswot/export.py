@@ -317,6 +317,7 @@ def _write_onnx(model: nn.Module, inputs: tuple[torch.Tensor, ...], spec: InputS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", "# The axis name", UserWarning)  # two inputs share a dim
             torch.onnx.export(
                 model, inputs, str(path), dynamo=True, input_names=spec.names(), output_names=["logits"],
                 dynamic_shapes=spec.dynamic_shapes(), external_data=False, verbose=False,
