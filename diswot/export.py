@@ -218,7 +218,8 @@ def onnx_available() -> str | None:
 def export_student(
     source: ExportSource, out: str | Path, onnx: bool = True, overwrite: bool = False
 ) -> ExportReport:
-    """Write ``source`` as ``model.pt2`` (+ ``model.onnx``) and ``card.json`` into ``out``.
+    """Write ``source`` as ``model.pt2`` (+ ``model.onnx``) and ``card.json`` into ``out``
+    (``source.model`` is moved to the CPU and set to eval mode, in place).
 
     The program is loaded back and run on a check batch before anything is kept; files are
     written under temporary names and renamed at the end, so a failed export leaves no artifact.
