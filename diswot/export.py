@@ -37,6 +37,7 @@ from torch import nn
 from diswot.errors import DiswotError, RunDirError
 from diswot.models.checkpoint import build_model, load_teacher
 from diswot.models.profile import count_macs, count_params
+from diswot.models.registry import MODELS
 from diswot.models.transformer import TransformerClassifier
 from diswot.search.result import SearchResult
 from diswot.search_spaces.base import SPACES, get_space
@@ -135,13 +136,16 @@ def _from_search(path: Path, rank: int, num_classes: int | None, seed: int) -> E
 def _random_init(
     spec: str, options: dict[str, Any], num_classes: int | None, seed: int, facts: dict[str, Any]
 ) -> ExportSource:
-    if num_classes is None:
-        space_name = spec.split(":", 1)[0]
-        num_classes = get_space(space_name, **options).cost_num_classes if space_name in SPACES else 10
+    space_name = spec.split(":", 1)[0]
+    if num_classes is None and ":" in spec and space_name in SPACES:
+        num_classes = get_space(space_name, **options).cost_num_classes  # as the space counts its cost
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(spec, num_classes, options)
-    return ExportSource(model, spec, num_classes, options, {**facts, "init_seed": seed})
+        # a zoo model without --num-classes keeps its factory's default (10 for CNNs, 2 for BERTs)
+        zoo_default = num_classes is None and spec in MODELS
+        model = MODELS.get(spec)() if zoo_default else build_model(spec, num_classes or 10, options)
+    classes = num_classes or [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    return ExportSource(model, spec, classes, options, {**facts, "init_seed": seed})
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -120,3 +120,12 @@ def test_bad_sources_are_one_line_errors_with_exit_2(source, message, tmp_path, 
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "e").exists()
+
+
+def test_random_init_sources_take_their_class_count_from_the_space_or_the_zoo():
+    assert load_source("bert-tiny").num_classes == 2 and load_source("resnet8").num_classes == 10
+    assert load_source("resnet8", num_classes=5).num_classes == 5
+    assert load_source("autodistil-tiny:L4-H128-A7-R2.0").num_classes == 2  # as the space costs it
+    first, again = load_source("resnet8"), load_source("resnet8")  # seeded: the same weights each time
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(),
+                                                 again.model.state_dict().values(), strict=True))  # fmt: skip
