@@ -10,7 +10,9 @@
 3. The found student and ResNet-20 (``resnet-depth:333``), distilled together with KD (one teacher
    pass per batch) and trained without a teacher, all with the same short recipe.
 
-Writes ``benchmarks/results/distill_cifar10/summary.json``. Usage:
+Writes ``benchmarks/results/distill_cifar10/summary.json`` and a run folder per search and student;
+``python benchmarks/regenerate_attic.py --merge --prune`` then folds those into the committed
+``distill_cifar10/<folder>.csv`` and ``runs.json``. Usage:
 python benchmarks/distill_cifar10.py [--epochs 3] [--train-subset 5000] [--data DIR]
 """
 

@@ -9,7 +9,9 @@
    the same AdamW recipe (3 epochs on 4,000 phrases by default, the kd-ground-truth schedule);
    accuracy on the full SST-2 dev set.
 
-Writes ``benchmarks/results/distill_sst2/summary.json``. Usage:
+Writes ``benchmarks/results/distill_sst2/summary.json`` and a run folder per search and student;
+``python benchmarks/regenerate_attic.py --merge --prune`` then folds those into the committed
+``distill_sst2/<folder>.csv`` and ``runs.json``. Usage:
 python benchmarks/distill_sst2.py [--epochs 3] [--train-subset 4000] [--evaluations 60] [--data DIR]
 """
 

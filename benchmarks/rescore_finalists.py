@@ -2,7 +2,8 @@
 
 A search ranks every candidate by a fitness measured on one batch and one initialisation (proxy
 seed 0). Near the top, candidates differ by less than that measurement's own noise, so the
-argmax is partly luck. This script takes each run's top ``--top`` cells (``topk.csv``), scores
+argmax is partly luck. This script takes each run's top ``--top`` cells (by score, as ``topk.csv``
+ranks them; read from the configuration's merged ``results/search_nb201/<config>.csv``), scores
 them again under proxy seeds ``--seeds`` (another batch of 64 images and other initial weights
 per seed), each seed calibrated on the same reference architectures scored under that seed,
 and reports the true CIFAR-10 accuracy of (a) the run's top-1 and (b) the finalist with the best
@@ -14,8 +15,8 @@ RESULTS.md records both.
 
 Usage:
   python benchmarks/rescore_finalists.py \
-      --runs "results/search_nb201/evolution_cal:log:synflow+jacob_cov+flops_500"
-  python benchmarks/rescore_finalists.py --runs DIR --scores results/search_nb201/rescore_finalists.json
+      --runs results/search_nb201/evolution_cal-log-synflow+jacob_cov+flops_500.csv
+  python benchmarks/rescore_finalists.py --runs CSV --scores results/search_nb201/rescore_finalists.json
       # the analysis again from recorded scores, without scoring
 """
 
@@ -41,6 +42,14 @@ HERE = Path(__file__).resolve().parent
 COLUMN = "CIFAR10TestAccuracy200Epochs"
 
 
+def top_rows(runs: Path, top: int) -> dict[str, pd.DataFrame]:
+    """Each run's ``top`` best-scored evaluations (ties: the earlier first, as a search ranks its
+    top-k), by run (``seed<k>``), from a configuration's merged CSV."""
+    table = pd.read_csv(runs)
+    ranked = table.sort_values(["seed", "score", "eval_index"], ascending=[True, False, True])
+    return {f"seed{seed}": rows.head(top) for seed, rows in ranked.groupby("seed", sort=True)}
+
+
 def rescore(
     runs: Path, proxy: str, seeds: list[int], top: int, data_root: str, reference_cache: Path | None = None
 ) -> dict[str, object]:
@@ -50,9 +59,7 @@ def rescore(
     assert aggregate is not None and aggregate.calibrated, f"{proxy} is not a calibrated aggregate"
     space = get_space("nb201")
     data = load_dataset("cifar10", data_root)
-    finalists = {
-        r.parent.name: pd.read_csv(r).head(top)["arch"].tolist() for r in sorted(runs.glob("seed*/topk.csv"))
-    }
+    finalists = {run: rows["arch"].tolist() for run, rows in top_rows(runs, top).items()}
     candidates = sorted({a for t in finalists.values() for a in t})
     reference = reference_keys(space, 128)
     scores: dict[str, dict[str, float]] = {}
@@ -88,8 +95,9 @@ def rescore(
 def analyse(recorded: dict[str, object], runs: Path, truth: pd.Series) -> dict[str, object]:
     scores: dict[str, dict[str, float]] = recorded["scores"]  # type: ignore[assignment]
     rows = {}
+    tops = top_rows(runs, int(recorded["top"]))  # type: ignore[call-overload]
     for run, finalists in recorded["finalists"].items():  # type: ignore[union-attr]
-        saved = pd.read_csv(runs / run / "topk.csv").head(len(finalists))
+        saved = tops[run].head(len(finalists))
         mean = {a: float(np.mean([scores[s][a] for s in scores])) for a in finalists}
         pick = max(finalists, key=mean.__getitem__)
         rows[run] = {
@@ -109,7 +117,7 @@ def analyse(recorded: dict[str, object], runs: Path, truth: pd.Series) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", required=True, help="a configuration folder of search_nb201.py")
+    parser.add_argument("--runs", required=True, help="a configuration's CSV of search_nb201.py")
     parser.add_argument("--proxy", default="cal:log:synflow+jacob_cov+flops")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--top", type=int, default=10)

@@ -15,6 +15,12 @@ Usage:
 by default: each seed then optimises a fitness measured on its own batch and initial weights, so
 the spread over seeds includes the fitness's own measurement noise, not only the search's. Its
 runs go to ``<strategy>_<proxy>_<evaluations>_proxy-seed-follows/``.
+
+A run writes ``results/search_nb201/<configuration>/seed<k>/`` (``:`` of an aggregate's name
+written ``-``, so the names are legal on Windows). ``--summarize`` first folds finished run folders
+into what git keeps (``benchmarks/regenerate_attic.py --merge``: ``<configuration>.csv``, every
+evaluation of every seed, and ``runs.json``, each run's ``result.json`` and ``run.json``), then
+summarises from those, so it needs no run folder; ``regenerate_attic.py`` writes them back.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+
+from regenerate_attic import RUNS_FILE, merge, safe_name
 
 import diswot
 from diswot.search import StrategyParams
@@ -36,10 +44,11 @@ FOLLOWS = "_proxy-seed-follows"  # folder suffix of runs whose proxy seed is the
 def run(args: argparse.Namespace) -> None:
     data = diswot.load_dataset("cifar10", args.data)
     table = f"{args.data}/nb201/nats_tss_test_acc_200ep.csv"
+    merged = json.loads((RESULTS / RUNS_FILE).read_text()) if (RESULTS / RUNS_FILE).exists() else {}
     for seed in args.seeds:
         out = RESULTS / config_name(args) / f"seed{seed}"
         resume = (out / "run.json").exists()
-        if (out / "result.json").exists():
+        if (out / "result.json").exists() or f"{config_name(args)}/seed{seed}" in merged:
             print(f"{out} already finished")
             continue
         result = diswot.run_search(
@@ -56,8 +65,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def config_name(args: argparse.Namespace) -> str:
-    """The results folder of one configuration."""
-    name = f"{args.strategy}_{args.proxy}_{args.evaluations}"
+    """The results folder of one configuration (``:`` written ``-``: legal on Windows)."""
+    name = f"{args.strategy}_{safe_name(args.proxy)}_{args.evaluations}"
     return name + (FOLLOWS if args.proxy_seed_follows else "")
 
 
@@ -66,6 +75,7 @@ def config_label(name: str) -> str:
     follows = name.endswith(FOLLOWS)
     strategy, rest = name.removesuffix(FOLLOWS).split("_", 1)
     proxy, evaluations = rest.rsplit("_", 1)
+    proxy = proxy.replace("-", ":")  # proxy names hold no '-': each one was a ':'
     return ", ".join((strategy, proxy, evaluations, *(["proxy seed = seed"] if follows else [])))
 
 
@@ -74,8 +84,7 @@ def union_of_runs(config: Path) -> dict[str, object]:
     fitness's top, or is the top itself not NB201's best? (The fitness is the same in every run.)"""
     import pandas as pd
 
-    frames = [pd.read_csv(f) for f in sorted(config.glob("seed*/history.csv"))]
-    pooled = pd.concat(frames).drop_duplicates("arch").sort_values("score", ascending=False)
+    pooled = pd.read_csv(config).drop_duplicates("arch").sort_values("score", ascending=False)
     top = pooled.head(10)["true_accuracy"]
     return {
         "networks": len(pooled),
@@ -88,14 +97,19 @@ def union_of_runs(config: Path) -> dict[str, object]:
 
 
 def summarize() -> dict[str, dict[str, object]]:
+    merge(RESULTS.parent)  # finished run folders into the configurations' CSVs and runs.json
+    runs = json.loads((RESULTS / RUNS_FILE).read_text())
+    by_config: dict[str, list[tuple[int, dict]]] = {}
+    for folder, entry in runs.items():
+        name, seed = folder.split("/")
+        by_config.setdefault(name, []).append((int(seed.removeprefix("seed")), entry["result.json"]))
     summary = {}
-    for config in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
-        results = [json.loads(f.read_text()) for f in sorted(config.glob("seed*/result.json"))]
-        if not results:
-            continue
+    for name in sorted(by_config):
+        results = [result for _, result in sorted(by_config[name], key=lambda item: item[0])]
+        config = RESULTS / f"{name}.csv"
         accuracy = [r["true_accuracy"] for r in results]
         wall = [r["wall_s"] for r in results]
-        summary[config.name] = {
+        summary[name] = {
             "seeds": len(results),
             "evaluations": results[0]["evaluations"],
             "true_accuracy_mean": statistics.mean(accuracy),
@@ -106,7 +120,7 @@ def summarize() -> dict[str, dict[str, object]]:
             "isomorphic_duplicates": [r.get("isomorphic_duplicates") for r in results],
             "archs": [r["arch"] for r in results],
             # pooling scores needs one fitness; runs whose proxy seed follows the seed each have their own
-            "union_of_runs": None if config.name.endswith(FOLLOWS) else union_of_runs(config),
+            "union_of_runs": None if name.endswith(FOLLOWS) else union_of_runs(config),
         }
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_summary(summary, RESULTS / "summary.png")

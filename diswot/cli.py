@@ -279,13 +279,30 @@ def cmd_distill(args: argparse.Namespace) -> int:
     summaries = distill(
         args.teacher, specs, args.distiller, dataset=args.dataset, data_root=args.data_root,
         recipe=_recipe(args), out=args.out, resume=args.resume, device=args.device,
-        train_subset=args.train_subset, teacher_model=args.teacher_model,
+        train_subset=args.train_subset, teacher_model=args.teacher_model, export=args.export,
     )  # fmt: skip
     for s in summaries:
         size = f"params={_format_count(s['params'])}, flops={_format_count(s['flops'])}"
         accuracy = f"test top-1 {s['test_accuracy']:.2f}%"
         print(f"{s['model']}: {accuracy} with {s['distillers']} ({size}, {s['wall_s']:.0f} s)")
+        if "export" in s:
+            print(f"  exported to {s['export']}")
     print(f"results in {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from diswot.export import export
+
+    report = export(args.source, args.out, rank=args.rank, num_classes=args.num_classes,
+                    onnx=not args.no_onnx, overwrite=args.overwrite)  # fmt: skip
+    card = report.card
+    written = ", ".join(str(p) for p in (report.program, report.onnx) if p is not None)
+    print(f"{card['model']} ({card['weights']}, params={_format_count(card['params'])}, "
+          f"flops={_format_count(card['flops'])}): {written} and {args.out}/card.json; "
+          f"outputs equal diswot's to {card['check']['pt2_max_abs_diff']:.1e}")  # fmt: skip
+    if card.get("onnx_note"):
+        print(card["onnx_note"])
     return 0
 
 
@@ -417,8 +434,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ce-weight", type=float, default=1.0, help="weight of the cross-entropy term")
     p.add_argument("--out", default="runs/distill")
+    p.add_argument("--export", action="store_true",
+                   help="also write each student as <run folder>/export (diswot export)")  # fmt: skip
     _add_recipe_args(p, epochs=240)
     p.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("export", help="write a student as a torch.export program (+ ONNX) and a JSON card")
+    p.add_argument("source", help="a distill run folder or model.pt, a search's result.json, or SPACE:ARCH")
+    p.add_argument("--rank", type=_positive_int, default=1, help="which of a result.json's top-k (default 1)")
+    p.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="classes of a random-init network (default: 10 for images, 2 for text)")  # fmt: skip
+    p.add_argument("--out", default="runs/export", help="folder for model.pt2, model.onnx and card.json")
+    p.add_argument("--no-onnx", action="store_true", help="skip ONNX even if the onnx extra is installed")
+    p.add_argument("--overwrite", action="store_true", help="replace an export already in --out")
+    p.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     p = bench.add_parser("proxies", help="rank correlation of proxies with ground-truth accuracy")

@@ -93,6 +93,7 @@ def distill(
     train_subset: int | None = None,
     teacher_model: str | None = None,
     progress: bool = True,
+    export: bool = False,
 ) -> list[dict[str, Any]]:
     """Distill ``teacher`` into every student at once (one teacher pass per batch).
 
@@ -102,7 +103,8 @@ def distill(
     Each student trains in ``out`` (one student) or ``out/<name>/`` (several) and leaves
     ``model.pt`` (a checkpoint usable as ``--teacher``), ``last.pt`` (for ``resume``),
     ``metrics.csv``, ``metrics.png`` and ``result.json``. ``distillers="none"`` trains without a
-    teacher (the vanilla baseline of the same recipe).
+    teacher (the vanilla baseline of the same recipe). ``export`` also writes each trained student
+    as a standalone artifact into ``<its run folder>/export`` (see :mod:`diswot.export`).
     """
     recipe = recipe or Recipe()
     out = Path(out)
@@ -143,7 +145,24 @@ def distill(
     summaries = trainer.fit(resume=resume)
     for summary in summaries:
         summary["teacher"] = None if teacher_obj is None else str(teacher_obj.source)
+    if export:
+        _export_students(runs, summaries, teacher_obj)
     return summaries
+
+
+def _export_students(
+    runs: Sequence[StudentRun], summaries: list[dict[str, Any]], teacher: Teacher | None
+) -> None:
+    """Each student's ``model.pt`` as ``export/`` beside it, its card naming the teacher."""
+    from diswot.export import export_student, load_source
+
+    named = None
+    if teacher is not None:
+        named = teacher.source if teacher.pretrained else f"{teacher.spec} (random init)"
+    for run, summary in zip(runs, summaries, strict=True):
+        source = load_source(run.out)
+        source.facts["teacher"] = named
+        summary["export"] = str(export_student(source, run.out / "export", overwrite=True).program)
 
 
 def train_teacher(

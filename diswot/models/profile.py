@@ -1,25 +1,19 @@
-"""Parameter and multiply-add counting with forward hooks.
+"""Parameter and multiply-add counting with torch's FLOP counter.
 
-Counts multiply-accumulate operations (MACs) of convolutions and linear layers, the convention
-of NAS-Bench-201's "FLOPs" column (normalisation, activations and pooling are not counted).
-Modules whose cost is not a Conv/Linear (e.g. the matrix products inside self-attention)
-report their own count by defining ``extra_macs(inputs, output) -> int``.
+:class:`torch.utils.flop_counter.FlopCounterMode` counts every matrix product and convolution
+of a forward pass at the operator level (so the attention products ``QK^T`` and ``probs @ V``
+are counted like any ``Linear``), and reports a multiply-add as two FLOPs. Multiply-adds are
+its total halved: the convention of NAS-Bench-201's "FLOPs" column, where normalisation,
+activations, pooling, biases and element-wise sums are not counted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
-
-
-@runtime_checkable
-class CountsOwnMacs(Protocol):
-    """A module doing multiply-adds that no Conv/Linear child accounts for."""
-
-    def extra_macs(self, inputs: tuple[Any, ...], output: Any) -> int: ...
+from torch.utils.flop_counter import FlopCounterMode
 
 
 @dataclass(frozen=True)
@@ -37,43 +31,18 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _conv_macs(module: nn.Module, output: torch.Tensor) -> int:
-    assert isinstance(module, nn.modules.conv._ConvNd)
-    per_output = (module.in_channels // module.groups) * int(torch.tensor(module.kernel_size).prod())
-    return int(output[0].numel()) * per_output
-
-
-def _linear_macs(module: nn.Module, output: torch.Tensor) -> int:
-    assert isinstance(module, nn.Linear)
-    return int(output[0].numel()) * module.in_features
-
-
 def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
-    """Multiply-adds of one forward pass on ``example_input`` (its first dim must be 1)."""
+    """Multiply-adds of one eval-mode forward pass on ``example_input`` (its first dim must be 1)."""
     if example_input.shape[0] != 1:
         raise ValueError("count_macs expects a batch of one example")
-    total = 0
-
-    def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-        nonlocal total
-        if isinstance(module, nn.modules.conv._ConvNd):
-            total += _conv_macs(module, output)
-        elif isinstance(module, nn.Linear):
-            total += _linear_macs(module, output)
-        if isinstance(module, CountsOwnMacs):
-            total += int(module.extra_macs(inputs, output))
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(example_input)
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
-    return total
+    return counter.get_total_flops() // 2
 
 
 def profile(model: nn.Module, example_input: torch.Tensor) -> Cost:

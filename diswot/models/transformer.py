@@ -9,7 +9,6 @@ layer's attention distribution and values can be read for MiniLM-style relations
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -48,10 +47,6 @@ class SelfAttention(nn.Module):
             self.last_probs, self.last_values = probs, v
         context = (self.dropout(probs) @ v).transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
         return self.out(context)
-
-    def extra_macs(self, inputs: tuple[Any, ...], output: Any) -> int:
-        tokens = inputs[0].shape[1]
-        return 2 * tokens * tokens * self.heads * self.head_dim  # QK^T and probs @ V
 
 
 class EncoderLayer(nn.Module):
