@@ -87,7 +87,12 @@ def scoring_setup(
     name: str | None = None
     teacher_key = NO_TEACHER
     contexts: list[TeacherContext | None] = [None] * len(batches)
-    if any(PROXIES.get(p).needs_teacher for p in proxies):
+    needed = any(PROXIES.get(p).needs_teacher for p in proxies)
+    if not needed and (teacher is not None or dataset.input_kind == "tokens"):
+        # no proxy reads it, but the run is a search for this teacher's student (its card names
+        # the teacher, distillation follows): a teacher that cannot load is refused now, not later
+        resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
+    if needed:
         loaded = resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
         loaded.model.to(device)
         contexts = [TeacherContext(loaded.model, b, pretrained=loaded.pretrained) for b in batches]
