@@ -1,9 +1,10 @@
-"""One labelled batch, for images and for tokens alike."""
+"""One labelled batch, for images and for tokens alike, and the tokenizer interface text data uses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 
@@ -37,3 +38,11 @@ class Batch:
     @property
     def num_classes_seen(self) -> int:
         return int(self.labels.max()) + 1
+
+
+class Tokenizer(Protocol):
+    """Turns texts into ``(input_ids, attention_mask)`` of length ``max_len``."""
+
+    vocab_size: int
+
+    def encode(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]: ...

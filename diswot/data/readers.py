@@ -12,20 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from diswot.data.batch import InputKind
+from diswot.data.batch import InputKind, Tokenizer
 from diswot.data.dataset import ImageDataset, LabelledData
 from diswot.data.safe_pickle import safe_load
 from diswot.data.transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from diswot.errors import DataError
 from diswot.registry import Registry
 
-if TYPE_CHECKING:
-    from diswot.data.text import Tokenizer
 
 @dataclass(frozen=True)
 class DatasetReader:
@@ -53,6 +51,7 @@ def register_dataset(
         return read
 
     return add
+
 
 CIFAR_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 CIFAR_ARCHIVES = {

@@ -16,25 +16,17 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import torch
 
-from diswot.data.batch import Batch, InputKind
+from diswot.data.batch import Batch, InputKind, Tokenizer
 from diswot.data.dataset import BalancedDraws, round_robin
 from diswot.data.readers import register_dataset
 from diswot.errors import DataError
 
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
-
-
-class Tokenizer(Protocol):
-    """Turns texts into ``(input_ids, attention_mask)`` of length ``max_len``."""
-
-    vocab_size: int
-
-    def encode(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 class WordTokenizer:

@@ -69,9 +69,7 @@ class Recipe:
         if self.epochs < 1 or self.batch_size < 1:
             raise DiswotError("epochs and batch size must be at least 1")
         if self.precision not in PRECISIONS:
-            raise DiswotError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+            raise DiswotError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.eval_every < 1:
             raise DiswotError(f"eval_every must be at least 1, got {self.eval_every}")
         if self.optimizer not in {"sgd", "adamw"}:
@@ -126,8 +124,7 @@ def check_device(device: str) -> torch.device:
             raise DiswotError(f"--device {device} asked for a GPU but torch sees none; use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DiswotError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); "
-                "number them from 0"
+                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); number them from 0"
             )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise DiswotError(f"--device {device} asked for Apple's GPU but torch sees none; use --device cpu")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from diswot.errors import CheckpointError, DiswotError, UnknownNameError
-from diswot.models.registry import MODELS
+from diswot.models.registry import MODELS, build_from_spec
 
 CHECKPOINT_FORMAT = "diswot"
 
@@ -35,12 +35,10 @@ def build_model(spec: str, num_classes: int = 10, space_options: dict[str, Any] 
             raise DiswotError(f"{spec!r} is a zoo model: it takes no space options ({space_options})")
         return MODELS.get(spec)(num_classes=num_classes)
     if ":" in spec:
-        from diswot.search_spaces import SPACES, get_space
-
-        space_name, arch_key = spec.split(":", 1)
-        if space_name in SPACES:
-            space = get_space(space_name, **(space_options or {}))
-            return space.build(space.decode(arch_key), num_classes=num_classes)
+        prefix, key = spec.split(":", 1)
+        model = build_from_spec(prefix, key, num_classes, space_options)
+        if model is not None:
+            return model
     try:
         MODELS.get(spec)
     except UnknownNameError as exc:

@@ -14,6 +14,8 @@ from torch import nn
 from diswot.errors import InvalidArchError
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: the cell's edges as (to, from) node pairs, in the order of the arch string
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
 
 class ReLUConvBN(nn.Sequential):

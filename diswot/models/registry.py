@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
 from diswot.registry import Registry
 
 ModelFactory = Callable[..., nn.Module]
+#: builds the network of a ``PREFIX:KEY`` spec (``num_classes``, options), or ``None`` if the prefix
+#: is not its own; the search spaces register theirs, so ``models`` never imports the layer above
+SpecBuilder = Callable[[str, str, int, "dict[str, Any] | None"], "nn.Module | None"]
+_SPEC_BUILDERS: list[SpecBuilder] = []
 
 MODELS: Registry[ModelFactory] = Registry("model")
 
@@ -20,3 +25,21 @@ def register_model(name: str, summary: str | None = None) -> Callable[[ModelFact
 
 def list_models() -> list[str]:
     return MODELS.names()
+
+
+def register_spec_builder(builder: SpecBuilder) -> SpecBuilder:
+    """Add a builder of ``PREFIX:KEY`` model specs (see :func:`~diswot.models.build_model`)."""
+    if builder not in _SPEC_BUILDERS:
+        _SPEC_BUILDERS.append(builder)
+    return builder
+
+
+def build_from_spec(
+    prefix: str, key: str, num_classes: int, options: dict[str, Any] | None
+) -> nn.Module | None:
+    """The network a registered spec builder makes of ``PREFIX:KEY``; ``None`` if no builder owns it."""
+    for builder in _SPEC_BUILDERS:
+        model = builder(prefix, key, num_classes, options)
+        if model is not None:
+            return model
+    return None

@@ -22,6 +22,7 @@ from torch import nn
 from diswot.data.batch import InputKind
 from diswot.errors import DiswotError, InvalidArchError
 from diswot.models.profile import Cost, profile
+from diswot.models.registry import register_spec_builder
 from diswot.registry import Registry
 
 Arch = tuple[Any, ...]
@@ -227,3 +228,14 @@ def get_space(name: str, **options: Any) -> SearchSpace:
 
 def list_spaces() -> list[str]:
     return SPACES.names()
+
+
+@register_spec_builder
+def build_space_model(
+    space_name: str, arch_key: str, num_classes: int, options: dict[str, Any] | None
+) -> nn.Module | None:
+    """``build_model("SPACE:ARCH")``: the registered space's network, ``None`` for other prefixes."""
+    if space_name not in SPACES:
+        return None
+    space = get_space(space_name, **(options or {}))
+    return space.build(space.decode(arch_key), num_classes=num_classes)

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from diswot.errors import InvalidArchError
-from diswot.models.nb201 import OPS, NB201Network
+from diswot.models.nb201 import EDGES, OPS, NB201Network
 from diswot.search_spaces.base import Arch, Choice, ChoiceSpace, register_space
+from diswot.search_spaces.nb201_graph import all_network_classes, is_disconnected
 
 # Edge (to_node, from_node) of each gene, in the order the benchmark string lists them.
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 _TOKEN = re.compile(r"^([a-z_0-9]+)~(\d)$")
 
 
@@ -86,14 +86,10 @@ class NB201Space(ChoiceSpace):
         remain (the 341 disconnected cells count as one). The partition of all cells is built
         on first use (under a second) and cached for the process.
         """
-        from diswot.search_spaces.nb201_graph import all_network_classes  # it imports this module
-
         return self.encode(all_network_classes().representative[self.validate(arch)])
 
     def invalid_reason(self, arch: Arch) -> str | None:
         """Disconnected cells (no input->output path without ``none``) output zeros: not scored."""
-        from diswot.search_spaces.nb201_graph import is_disconnected  # it imports this module
-
         if is_disconnected(self.validate(arch)):
             return (
                 "no input->output path avoids 'none' edges, so the cell outputs zeros whatever its "

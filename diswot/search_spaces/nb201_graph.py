@@ -41,8 +41,8 @@ from functools import lru_cache
 
 import networkx as nx
 
+from diswot.models.nb201 import EDGES, OPS
 from diswot.search_spaces.base import Arch
-from diswot.search_spaces.nb201 import EDGES, OPS
 
 INPUT, OUTPUT = 0, 3
 NONE, SKIP = "none", "skip_connect"
