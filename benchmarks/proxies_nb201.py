@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diswot.bench.correlation import correlations
+from diswot.bench.metrics import correlations
 from diswot.bench.proxy_bench import ProxyBenchConfig, format_table, run_proxy_bench
 from diswot.proxies.zero_cost import jacob_cov_is_degenerate
 

@@ -110,6 +110,12 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return special_value if special_value is not None else float(np.corrcoef(x, y)[0, 1])
 
 
+def correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Kendall, Spearman and Pearson of scores ``x`` with truth ``y``, with :func:`kendall`'s
+    conventions (NaN for a constant truth or fewer than two points, 0 for a constant proxy)."""
+    return {"kendall": kendall(x, y), "spearman": spearman(x, y), "pearson": pearson(x, y)}
+
+
 def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
     """Spearman correlation of ``x`` and ``y`` with the ranks of ``z`` (e.g. log-params) held fixed."""
     x, y = _pair(x, y)

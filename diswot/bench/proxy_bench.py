@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from diswot.bench.correlation import correlations
 from diswot.bench.metrics import (
     CORRELATIONS,
     ProtocolConfig,
     ProtocolError,
     budget_bands,
+    correlations,
     noise_ceiling,
     protocol_report,
 )

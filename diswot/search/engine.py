@@ -139,7 +139,6 @@ def _run(cfg: SearchConfig) -> SearchResult:
         toolbox.register("mutate", mutate_within, space, costs, cfg.budget, rng)
         toolbox.register("mate", space.crossover, rng=rng)
         toolbox.register("evaluate", ledger)
-        toolbox.register("map", pool.map)
         strategy_fn(StrategyContext(toolbox, rng, ledger), cfg.params)
         ledger.bar.close()
         run_store.finish_run(run_id)

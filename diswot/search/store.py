@@ -94,10 +94,6 @@ class RunStore:
             )
 
     # runs -------------------------------------------------------------------------------------
-    def run_config(self, run_id: str) -> dict[str, object] | None:
-        row = self.conn.execute("SELECT config FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
     def start_run(self, run_id: str, config: dict[str, object]) -> None:
         with self.conn:
             self.conn.execute(

@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 import torch
 from scipy import stats
 
-from diswot.bench.correlation import correlations
+from diswot.bench.metrics import correlations
 from diswot.errors import DiswotError, UnknownNameError
 from diswot.models import build_model, load_teacher
 from diswot.proxies import PROXIES, Batch, ProxyScorer, TeacherContext, parse_aggregate
@@ -170,3 +171,5 @@ def test_correlations_agree_with_scipy():
     assert got["spearman"] == pytest.approx(stats.spearmanr(x, y).statistic)
     assert got["pearson"] == pytest.approx(stats.pearsonr(x, y).statistic)
     assert correlations([1, 1, 1], [1, 2, 3]) == {"kendall": 0.0, "spearman": 0.0, "pearson": 0.0}
+    # a constant truth has no ranking to agree with: undefined, as in every other bench metric
+    assert all(np.isnan(v) for v in correlations([1, 2, 3], [5, 5, 5]).values())
