@@ -230,6 +230,47 @@ def quantiles(values: np.ndarray) -> np.ndarray:
     return stats.rankdata(values) / (len(values) + 1)
 
 
+def _frame(scores: pd.DataFrame, setting: str, borrow: str | None) -> pd.DataFrame:
+    """(seed, arch) x proxy scores of ``setting``; teacher-free members missing from it are taken
+    from ``borrow`` (same batch and head)."""
+    frame = scores[scores.setting == setting].pivot_table(
+        index=["seed", "arch"], columns="proxy", values="value"
+    )
+    if borrow is not None:
+        donor = scores[scores.setting == borrow].pivot_table(
+            index=["seed", "arch"], columns="proxy", values="value"
+        )
+        frame = frame.join(donor[[c for c in donor if c in FREE and c not in frame]], how="inner")
+    return frame
+
+
+def _fitness(frame: pd.DataFrame, truth: pd.DataFrame, members: tuple[str, ...], seed: int) -> pd.Series:
+    """The calibrated mean aggregate of ``members`` (one member: its quantiles, same ranking)."""
+    values = frame.loc[seed].reindex(truth.index)
+    return pd.Series(np.mean([quantiles(values[m].to_numpy()) for m in members], axis=0), index=truth.index)
+
+
+def _judge(frame: pd.DataFrame, truth: pd.DataFrame, pool: list[str], half: pd.DataFrame) -> list[tuple]:
+    """Every single proxy and calibrated aggregate of two or three from ``pool``, ranked on ``half`` by
+    within-band tau, then Spearman (means over proxy seeds)."""
+    pool = [p for p in pool if p in frame]
+    candidates = [(p,) for p in pool] + [c for k in (2, 3) for c in itertools.combinations(pool, k)]
+    seeds = sorted(frame.index.get_level_values(0).unique())
+    judged = []
+    for members in candidates:
+        m = [metrics(_fitness(frame, truth, members, s).loc[half.index].to_numpy(), half) for s in seeds]
+        judged.append(
+            (np.mean([x["within_band_tau"] for x in m]), np.mean([x["spearman"] for x in m]), members)
+        )
+    judged.sort(reverse=True)
+    return judged
+
+
+def _halves(truth: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    half = set(np.random.default_rng(seed).permutation(truth.index)[: len(truth) // 2])
+    return truth[truth.index.isin(half)], truth[~truth.index.isin(half)]
+
+
 def select(
     scores: pd.DataFrame,
     truth: pd.DataFrame,
@@ -239,46 +280,60 @@ def select(
     seed: int = 0,
 ) -> dict:
     """Choose a fitness on one half of the students (within-band tau, then Spearman), report it on the
-    other. Teacher-free members missing from ``setting`` are taken from ``borrow`` (same batch and head)."""
-    frame = scores[scores.setting == setting].pivot_table(
-        index=["seed", "arch"], columns="proxy", values="value"
-    )
-    if borrow is not None:
-        donor = scores[scores.setting == borrow].pivot_table(
-            index=["seed", "arch"], columns="proxy", values="value"
-        )
-        frame = frame.join(donor[[c for c in donor if c in FREE and c not in frame]], how="inner")
-    pool = [p for p in pool if p in frame]
-    candidates = [(p,) for p in pool] + [c for k in (2, 3) for c in itertools.combinations(pool, k)]
-    rng = np.random.default_rng(seed)
-    half = set(rng.permutation(truth.index)[: len(truth) // 2])
-    choose, report = truth[truth.index.isin(half)], truth[~truth.index.isin(half)]
-
-    def fitness(members: tuple[str, ...], s: int) -> pd.Series:
-        values = frame.loc[s].reindex(truth.index)
-        return pd.Series(
-            np.mean([quantiles(values[m].to_numpy()) for m in members], axis=0), index=truth.index
-        )
-
-    seeds = sorted(frame.index.get_level_values(0).unique())
-    judged = []
-    for members in candidates:
-        m = [metrics(fitness(members, s).loc[choose.index].to_numpy(), choose) for s in seeds]
-        judged.append(
-            (np.mean([x["within_band_tau"] for x in m]), np.mean([x["spearman"] for x in m]), members)
-        )
-    judged.sort(reverse=True)
+    other with bootstrap intervals, beside ``params`` and the DisWOT forms."""
+    frame = _frame(scores, setting, borrow)
+    choose, report = _halves(truth, seed)
+    judged = _judge(frame, truth, pool, choose)
     best = judged[0][2]
+    seeds = sorted(frame.index.get_level_values(0).unique())
     held_out = {}
     for members in {best, ("params",), *[(p,) for p in pool if p.startswith("diswot")]}:
         if all(m in frame for m in members):
-            values = [fitness(members, s).loc[report.index].to_numpy() for s in seeds]
+            values = [_fitness(frame, truth, members, s).loc[report.index].to_numpy() for s in seeds]
             held_out["+".join(members)] = _with_intervals(values, report)
     return {
         "setting": setting,
         "chosen": "cal:" + "+".join(best) if len(best) > 1 else best[0],
         "choice_half_top5": [("+".join(j[2]), round(j[0], 3), round(j[1], 3)) for j in judged[:5]],
         "held_out_half": held_out,
+    }
+
+
+def split_check(
+    scores: pd.DataFrame,
+    truth: pd.DataFrame,
+    setting: str,
+    pool: list[str],
+    splits: int,
+    borrow: str | None = None,
+) -> dict:
+    """The selection procedure itself, judged: over ``splits`` random halvings, what it chooses on one
+    half and how its choice does on the other against ``params`` (within-band tau and Spearman)."""
+    frame = _frame(scores, setting, borrow)
+    seeds = sorted(frame.index.get_level_values(0).unique())
+    rows = []
+    for split in tqdm(range(splits), desc=f"splits {setting}", leave=False):
+        choose, report = _halves(truth, 1000 + split)
+        best = _judge(frame, truth, pool, choose)[0][2]
+        row = {"split": split, "chosen": "+".join(best)}
+        for label, members in (("chosen", best), ("params", ("params",))):
+            m = [
+                metrics(_fitness(frame, truth, members, s).loc[report.index].to_numpy(), report)
+                for s in seeds
+            ]
+            row[f"{label}_tau"] = float(np.mean([x["within_band_tau"] for x in m]))
+            row[f"{label}_rho"] = float(np.mean([x["spearman"] for x in m]))
+        rows.append(row)
+    table_ = pd.DataFrame(rows)
+    return {
+        "setting": setting,
+        "splits": splits,
+        "chosen_counts": table_.chosen.value_counts().to_dict(),
+        "held_out_mean": {
+            c: float(table_[c].mean()) for c in ("chosen_tau", "params_tau", "chosen_rho", "params_rho")
+        },
+        "chosen_beats_params_tau": float((table_.chosen_tau > table_.params_tau).mean()),
+        "chosen_beats_params_rho": float((table_.chosen_rho > table_.params_rho).mean()),
     }
 
 
@@ -323,6 +378,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--only", default=None, help="comma list of setting names (or prefixes) to score")
     parser.add_argument("--analyse-only", action="store_true")
+    parser.add_argument(
+        "--splits", type=int, default=20, help="random halvings that judge the selection itself"
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     out = Path(args.out)
@@ -376,6 +434,13 @@ def main() -> None:
     if "teacher:trained" in set(scores.setting):
         trained_pool = [*TRAINED, "kd", "sp", "ickd", "params", "snip", "grad_norm", "synflow"]
         selections.append(select(scores, truth, "teacher:trained", trained_pool, borrow="head:10"))
+    checks = [split_check(scores, truth, "base", pool, args.splits)] if "base" in set(scores.setting) else []
+    if "teacher:trained" in set(scores.setting):
+        checks.append(
+            split_check(scores, truth, "teacher:trained", trained_pool, args.splits, borrow="head:10")
+        )
+    for selection, check in zip(selections, checks, strict=True):
+        selection["split_check"] = check
     (out / "selection.json").write_text(json.dumps(selections, indent=2, default=float) + "\n")
     print(json.dumps(selections, indent=2, default=float))
 

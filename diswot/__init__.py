@@ -8,8 +8,9 @@ The public API re-exported here is what the README documents::
     model = space.build(arch, num_classes=10)
     print(space.encode(arch), space.cost(arch))
 
-    result = diswot.run_search("nb201", teacher="resnet56", proxy="diswot", evaluations=100,
-                               budget=diswot.Budget.parse(max_flops="100M"), out="runs/x")
+    # the default fitness ("auto") follows the space and the teacher; proxy="diswot" is DisWOT's own
+    result = diswot.run_search("resnet-depth", teacher="teacher.pt", evaluations=64,
+                               budget=diswot.Budget.parse(max_flops="41M"), out="runs/x")
 
 ``diswot.run_search`` is the search function (``diswot.search.search``); ``diswot.search`` is
 the package holding its machinery (``from diswot.search import StrategyParams``).

@@ -342,7 +342,7 @@ def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from diswot.proxies.setup import AUTO, AUTO_FITNESS, NB201_FITNESS
+    from diswot.proxies.setup import AUTO, AUTO_FITNESS, NB201_FITNESS, TEXT_FITNESS
 
     parser = argparse.ArgumentParser(
         prog="diswot",
@@ -377,9 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--proxy", default=AUTO,
         help="fitness: a proxy (diswot list proxies) or a calibrated aggregate cal:a+b+...; default "
-        f"{AUTO}: {AUTO_FITNESS['random']} with a random-init teacher (none given, or a model name), "
-        f"{AUTO_FITNESS['trained']} with a trained one (a checkpoint); on NB201 take "
-        f"{NB201_FITNESS} (README, 'Which fitness')",
+        f"{AUTO}: on nb201 {NB201_FITNESS}, on Transformer spaces {TEXT_FITNESS}, elsewhere "
+        f"{AUTO_FITNESS['random']} with a random-init teacher (none given, or a model name) and "
+        f"{AUTO_FITNESS['trained']} with a trained one (a checkpoint) (README, 'Which fitness')",
     )  # fmt: skip
     _add_reference_arg(p)
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")

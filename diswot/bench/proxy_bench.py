@@ -106,7 +106,7 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
     truth, seed_truth = _protocol_columns(cfg, space, truth)
     # "auto" is ranked as the fitness a search with this teacher would take
-    specs, aggregates = resolve_proxies([resolve_fitness(p, cfg.teacher) for p in cfg.proxies])
+    specs, aggregates = resolve_proxies([resolve_fitness(p, cfg.teacher, space) for p in cfg.proxies])
     names = [s.name for s in specs]
     if any(a.calibrated for a in aggregates):
         check_reference_size(cfg.reference_size)

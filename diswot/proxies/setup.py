@@ -29,13 +29,15 @@ from diswot.search_spaces.base import SearchSpace
 #: the teacher of image data when none is given: a ResNet-56 (random init from the proxy seed)
 DEFAULT_TEACHER = "resnet56"
 
-#: ``--proxy auto`` (the default of ``diswot search`` and ``run_search``): the fitness the
-#: distillation evidence supports for the teacher given, random-init or trained
-#: (benchmarks/RESULTS.md, "DisWOT as its authors compute it")
+#: ``--proxy auto`` (the default of ``diswot search`` and ``run_search``): the fitness the evidence
+#: supports for the space and the teacher given (benchmarks/RESULTS.md, "Which fitness"):
+#: on image spaces other than NB201, one for a random-init teacher and one for a trained one
 AUTO = "auto"
-AUTO_FITNESS = {"random": "params", "trained": "params"}
-#: the fitness whose searches of NB201 reach its best cells (benchmarks/RESULTS.md)
+AUTO_FITNESS = {"random": "params", "trained": "kd"}
+#: NB201 (either teacher): the fitness whose searches reach its best cells
 NB201_FITNESS = "cal:az_progressivity+synflow+flops"
+#: Transformer spaces: no proxy measured on SST-2 ranks better than the size of the student
+TEXT_FITNESS = "params"
 
 TeacherSpec = str | Path | nn.Module | Teacher | None
 DataSpec = LabelledData | str | None
@@ -116,11 +118,21 @@ def teacher_is_trained(teacher: TeacherSpec) -> bool:
     return teacher is not None and names_a_file(teacher)
 
 
-def resolve_fitness(proxy: str, teacher: TeacherSpec) -> str:
-    """``proxy``, or for :data:`AUTO` the fitness :data:`AUTO_FITNESS` gives the kind of teacher."""
+def default_fitness(space: SearchSpace | None, teacher: TeacherSpec) -> str:
+    """What :data:`AUTO` stands for with ``space`` (``None``: an image space other than NB201)
+    and ``teacher``."""
+    if space is not None and space.name == "nb201":
+        return NB201_FITNESS
+    if space is not None and space.input_kind == "tokens":
+        return TEXT_FITNESS
+    return AUTO_FITNESS["trained" if teacher_is_trained(teacher) else "random"]
+
+
+def resolve_fitness(proxy: str, teacher: TeacherSpec, space: SearchSpace | None = None) -> str:
+    """``proxy``, or for :data:`AUTO` the :func:`default_fitness` of ``space`` and ``teacher``."""
     if proxy.strip().lower() != AUTO:
         return proxy
-    return AUTO_FITNESS["trained" if teacher_is_trained(teacher) else "random"]
+    return default_fitness(space, teacher)
 
 
 def resolve_teacher(

@@ -80,7 +80,7 @@ def _run(cfg: SearchConfig) -> SearchResult:
     strategy_fn = STRATEGIES.get(cfg.strategy)
     EXECUTORS.get(cfg.executor)  # an unknown name fails before any work
     space = get_space(cfg.space) if isinstance(cfg.space, str) else cfg.space
-    proxy_names, aggregate = _check_proxy(resolve_fitness(cfg.proxy, cfg.teacher), cfg.record)
+    proxy_names, aggregate = _check_proxy(resolve_fitness(cfg.proxy, cfg.teacher, space), cfg.record)
     scored_names = proxy_names[1:] if aggregate else proxy_names  # registered proxies only
     if aggregate:
         check_reference_size(cfg.reference_size)

@@ -1,4 +1,5 @@
-"""``--proxy auto``: the default fitness follows the teacher given, and names registered proxies."""
+"""``--proxy auto``: the default fitness follows the space and the teacher given, and names registered
+proxies."""
 
 import argparse
 import re
@@ -10,8 +11,16 @@ from torch import nn
 from diswot.cli import build_parser
 from diswot.models import load_teacher
 from diswot.proxies import PROXIES, parse_aggregate
-from diswot.proxies.setup import AUTO, AUTO_FITNESS, NB201_FITNESS, resolve_fitness, teacher_is_trained
+from diswot.proxies.setup import (
+    AUTO,
+    AUTO_FITNESS,
+    NB201_FITNESS,
+    TEXT_FITNESS,
+    resolve_fitness,
+    teacher_is_trained,
+)
 from diswot.search import SearchConfig, search
+from diswot.search_spaces import get_space
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -31,6 +40,12 @@ def test_auto_follows_the_kind_of_teacher(tmp_path):
     assert resolve_fitness(AUTO, None) == resolve_fitness("AUTO", "resnet110") == AUTO_FITNESS["random"]
     assert resolve_fitness(AUTO, checkpoint) == AUTO_FITNESS["trained"]
     assert resolve_fitness("synflow", checkpoint) == "synflow"
+    resnet, nb201, text = get_space("resnet-depth"), get_space("nb201"), get_space("autodistil-tiny")
+    assert resolve_fitness(AUTO, None, resnet) == AUTO_FITNESS["random"]
+    assert resolve_fitness(AUTO, checkpoint, resnet) == AUTO_FITNESS["trained"]
+    # the space's own evidence comes first: NB201's searches, the text spaces' measurements
+    assert resolve_fitness(AUTO, None, nb201) == resolve_fitness(AUTO, checkpoint, nb201) == NB201_FITNESS
+    assert resolve_fitness(AUTO, checkpoint, text) == TEXT_FITNESS
     assert SearchConfig().proxy == AUTO
 
 
@@ -38,7 +53,7 @@ def test_the_defaults_are_registered_and_named_where_users_read():
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     help_text = re.sub(r"\s+", " ", sub.choices["search"].format_help())
     readme = README.read_text()
-    for fitness in (*AUTO_FITNESS.values(), NB201_FITNESS):
+    for fitness in (*AUTO_FITNESS.values(), NB201_FITNESS, TEXT_FITNESS):
         assert _registered(fitness), fitness
         assert fitness in help_text and f"`{fitness}`" in readme, fitness
 
