@@ -49,42 +49,73 @@ def arch_seed(seed: int, key: str) -> int:
 TEACHER_SEED_KEY = "<teacher>"
 
 
-class ProxyScorer:
-    """Scores networks with ``proxies`` on one batch against an optional teacher context.
+#: teachers a proxy compares with, each with its weight (weights sum to 1)
+WeightedTeachers = tuple[tuple[TeacherContext, float], ...]
 
-    Proxies that score re-initialised weights (``init`` other than ``as_built``) read a
-    re-initialised copy of the candidate, seeded by its key, and, for ``init="authors"``, a
-    re-initialised copy of the teacher, made once per scorer; proxies of one ``init`` share one
-    :class:`Probe` (one shared pass).
+
+def weighted_teachers(
+    teacher: TeacherContext | Sequence[tuple[TeacherContext, float]] | None,
+) -> WeightedTeachers:
+    """``teacher`` as :data:`WeightedTeachers`: one context is weight 1, ``None`` is no teacher."""
+    if teacher is None:
+        return ()
+    if isinstance(teacher, TeacherContext):
+        return ((teacher, 1.0),)
+    return tuple((context, float(weight)) for context, weight in teacher)
+
+
+class ProxyScorer:
+    """Scores networks with ``proxies`` on one batch against optional teachers.
+
+    ``teacher`` is one :class:`TeacherContext` or several with weights: a proxy that compares
+    with a teacher scores the student against each and reports the weighted sum
+    (``sum_i w_i * proxy(student, teacher_i)``, weights summing to 1), so one teacher of weight 1,
+    or two of weights 1 and 0, give the single-teacher score exactly. Proxies that score
+    re-initialised weights (``init`` other than ``as_built``) read a re-initialised copy of the
+    candidate, seeded by its key, and, for ``init="authors"``, re-initialised copies of the
+    teachers, made once per scorer; proxies of one ``init`` share one :class:`Probe` (one shared
+    pass).
     """
 
     def __init__(
         self,
         proxies: Sequence[str],
         batch: Batch,
-        teacher: TeacherContext | None = None,
+        teacher: TeacherContext | Sequence[tuple[TeacherContext, float]] | None = None,
         seed: int = 0,
     ) -> None:
         self.specs, self.aggregates = resolve_proxies(proxies)
-        self.batch, self.teacher, self.seed = batch, teacher, seed
+        self.batch, self.seed = batch, seed
+        self.teachers = weighted_teachers(teacher)
         needing = [s.name for s in self.specs if s.needs_teacher]
-        if needing and teacher is None:
+        if needing and not self.teachers:
             raise DiswotError(
                 f"proxies {', '.join(needing)} compare with a teacher; give one with --teacher NAME|CKPT"
             )
-        self._reinitialised_teacher: TeacherContext | None = None
+        self._reinitialised: dict[int, TeacherContext] = {}
+
+    @property
+    def teacher(self) -> TeacherContext | None:
+        """The first teacher (the only one, usually)."""
+        return self.teachers[0][0] if self.teachers else None
 
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.specs]
 
-    def teacher_for(self, spec: ProxySpec) -> TeacherContext | None:
-        """The teacher context ``spec`` compares with (re-initialised, made once, if it asks)."""
-        if not spec.teacher_reinit or self.teacher is None:
-            return self.teacher
-        if self._reinitialised_teacher is None:
-            self._reinitialised_teacher = self.teacher.reinitialised(arch_seed(self.seed, TEACHER_SEED_KEY))
-        return self._reinitialised_teacher
+    def teacher_for(self, spec: ProxySpec, index: int = 0) -> TeacherContext | None:
+        """The ``index``-th teacher context ``spec`` compares with (re-initialised, made once, if
+        it asks). Every teacher is re-initialised from :data:`TEACHER_SEED_KEY`, as it would be
+        alone, so a set's score is the weighted sum of its teachers' single scores (two teachers
+        of one architecture re-initialise alike: the authors' score ignores trained weights)."""
+        if not self.teachers:
+            return None
+        context = self.teachers[index][0]
+        if not spec.teacher_reinit:
+            return context
+        if index not in self._reinitialised:
+            self._reinitialised[index] = context.reinitialised(arch_seed(self.seed, TEACHER_SEED_KEY))
+        return self._reinitialised[index]
 
     def _probes(self, model: nn.Module, key: str, owned: bool) -> dict[bool, Probe]:
         """One probe per kind of student weights the proxies read: as built, and re-initialised
@@ -111,14 +142,21 @@ class ProxyScorer:
         results = {}
         for spec in self.specs:
             probe = probes[spec.student_reinit]
-            probe.teacher = self.teacher_for(spec)
-            torch.manual_seed(self.seed)
             probe.memo_read.clear()
             started = time.perf_counter()
-            try:
-                value = finite(spec.fn(probe), spec.name, key)
-            except (ValueError, RuntimeError) as exc:
-                raise DiswotError(f"proxy {spec.name!r} failed on {key!r}: {exc}") from exc
+            # the weighted combination over teachers is defined here, once, for every proxy
+            teachers = range(len(self.teachers)) if spec.needs_teacher else [None]
+            value = 0.0
+            for index in teachers:
+                probe.teacher = self.teacher_for(spec, index or 0)
+                torch.manual_seed(self.seed)
+                try:
+                    one = finite(spec.fn(probe), spec.name, key)
+                except (ValueError, RuntimeError) as exc:
+                    raise DiswotError(f"proxy {spec.name!r} failed on {key!r}: {exc}") from exc
+                value = (
+                    one if index is None or len(self.teachers) == 1 else value + self.teachers[index][1] * one
+                )
             own_ms = (time.perf_counter() - started) * 1e3
             # each proxy is charged what it would cost alone: the shared pass it needs and the
             # memoised passes it reads, even when an earlier proxy already paid for them

@@ -9,6 +9,8 @@ in one place keeps the two commands' scores interchangeable through that cache.
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.proxies.base import PROXIES, Batch, TeacherContext
 from diswot.proxies.cache import NO_TEACHER, data_fingerprint, teacher_fingerprint
-from diswot.proxies.scoring import scoring_batches
+from diswot.proxies.scoring import WeightedTeachers, scoring_batches
 from diswot.search_spaces.base import SearchSpace
 
 #: the teacher of image data when none is given: a ResNet-56 (random init from the proxy seed)
@@ -40,31 +42,64 @@ NB201_FITNESS = "cal:az_progressivity+synflow+flops"
 TEXT_FITNESS = "params"
 
 TeacherSpec = str | Path | nn.Module | Teacher | None
+#: several teachers, each with a weight: ``[("a.pt", 0.7), ("b.pt", 0.3)]``
+TeacherSetSpec = Sequence[tuple[TeacherSpec, float]]
 DataSpec = LabelledData | str | None
 
 
 @dataclass
 class ScoringSetup:
-    """The scoring data, batches, teacher and teacher contexts of a run, and its cache keys."""
+    """The scoring data, batches, teachers and teacher contexts of a run, and its cache keys."""
 
     dataset: LabelledData
     batches: list[Batch]
-    contexts: list[TeacherContext | None]  # one per batch; ``None`` when no proxy needs a teacher
-    teacher: Teacher | None  # loaded only when a proxy needs one
-    teacher_name: str | None  # the teacher as given (or the default), ``None`` when not loaded
+    contexts: list[WeightedTeachers]  # one per batch: each teacher's context and weight; () if none needed
+    teachers: list[tuple[Teacher, float]]  # loaded only when a proxy needs them
+    teacher_name: str | None  # the teachers as given (or the default), ``None`` when not loaded
     proxy_seed: int
     data_key: str  # :func:`data_fingerprint` of the batches
-    teacher_key: str  # :func:`teacher_fingerprint` of the teacher, ``none`` when not loaded
+    teacher_key: str  # :func:`teacher_set_fingerprint` of the teachers, ``none`` when not loaded
 
     @property
     def num_classes(self) -> int:
         return self.dataset.num_classes
 
+    @property
+    def teacher(self) -> Teacher | None:
+        """The first loaded teacher (the only one, usually)."""
+        return self.teachers[0][0] if self.teachers else None
+
+
+def teacher_members(teacher: TeacherSpec | TeacherSetSpec) -> list[tuple[TeacherSpec, float]]:
+    """``teacher`` as (teacher, weight) pairs, weights normalised to sum 1 and weight-0 teachers
+    dropped (they change no score); one teacher (or ``None``, the default) is weight 1."""
+    if teacher is None or isinstance(teacher, (str, Path, nn.Module, Teacher)):
+        return [(teacher, 1.0)]
+    members = list(teacher)
+    if not members:
+        raise DiswotError("an empty teacher set: give at least one --teacher")
+    for spec, weight in members:
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise DiswotError(f"teacher {spec!s}: weight {weight!r} is not a finite number >= 0")
+    total = float(sum(w for _, w in members))
+    if total <= 0:
+        raise DiswotError("the teachers' weights sum to 0: give at least one a positive weight")
+    return [(spec, w / total) for spec, w in members if w > 0]
+
+
+def teacher_set_fingerprint(keys: Sequence[tuple[str, float]]) -> str:
+    """What identifies a set of teachers in score caches: one teacher is its own fingerprint (so a
+    single-teacher store is reused as it was), several are a hash of every (fingerprint, weight)."""
+    if len(keys) == 1:
+        return keys[0][0]
+    joined = "|".join(f"{key}*{weight:.12g}" for key, weight in keys)
+    return f"set{len(keys)}:{hashlib.sha1(joined.encode()).hexdigest()[:16]}"
+
 
 def scoring_setup(
     space: SearchSpace,
     data: DataSpec,
-    teacher: TeacherSpec,
+    teacher: TeacherSpec | TeacherSetSpec,
     proxies: Sequence[str],
     *,
     batch_size: int,
@@ -75,42 +110,66 @@ def scoring_setup(
     teacher_model: str | None = None,
     tokenizer: Tokenizer | None = None,
 ) -> ScoringSetup:
-    """Load the data and, when one of the registered ``proxies`` needs it, the teacher.
+    """Load the data and, when one of the registered ``proxies`` needs it, the teacher or teachers.
 
     ``teacher`` is a model name (random init from ``proxy_seed``), a checkpoint file, a Hugging
     Face folder, a :class:`Teacher` or a trained ``nn.Module``; ``None`` is
     :data:`DEFAULT_TEACHER` for image data and an error for text. ``tokenizer`` tokenises text data
     named by ``data`` (default: the Hugging Face teacher's own, if any).
     """
-    tokenizer = tokenizer or teacher_tokenizer(teacher)
+    members = teacher_members(teacher)
+    tokenizer = tokenizer or teacher_tokenizer(members[0][0])
     dataset = resolve_data(data, data_root, space, tokenizer)
     batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
-    loaded: Teacher | None = None
-    name: str | None = None
-    teacher_key = NO_TEACHER
-    contexts: list[TeacherContext | None] = [None] * len(batches)
     needed = any(PROXIES.get(p).needs_teacher for p in proxies)
-    if not needed and (teacher is not None or dataset.input_kind == "tokens"):
-        # no proxy reads it, but the run is a search for this teacher's student (its card names
-        # the teacher, distillation follows): a teacher that cannot load is refused now, not later
-        resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
-    if needed:
-        loaded = resolve_teacher(teacher, dataset, teacher_model, proxy_seed)
-        loaded.model.to(device)
-        contexts = [TeacherContext(loaded.model, b, pretrained=loaded.pretrained) for b in batches]
-        spec = DEFAULT_TEACHER if teacher is None else teacher
-        name = str(spec) if isinstance(spec, (str, Path)) else loaded.spec
-        teacher_key = teacher_fingerprint(spec if isinstance(spec, (str, Path)) else loaded.model, proxy_seed)
+    loaded: list[tuple[Teacher, float]] = []
+    if needed or any(spec is not None for spec, _ in members) or dataset.input_kind == "tokens":
+        # a teacher no proxy reads is still loaded and checked: the run is a search for this
+        # teacher's student (its card names it, distillation follows), so a teacher that cannot
+        # load is refused now, not later
+        loaded = [(resolve_teacher(spec, dataset, teacher_model, proxy_seed), w) for spec, w in members]
+        _check_class_counts(loaded)
+    if not needed:
+        contexts: list[WeightedTeachers] = [()] * len(batches)
+        return ScoringSetup(
+            dataset=dataset, batches=batches, contexts=contexts, teachers=[], teacher_name=None,
+            proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
+            teacher_key=NO_TEACHER,
+        )  # fmt: skip
+    for one, _ in loaded:
+        one.model.to(device)
+    contexts = [
+        tuple((TeacherContext(one.model, b, pretrained=one.pretrained), w) for one, w in loaded)
+        for b in batches
+    ]
+    names, keys = [], []
+    for (spec, weight), (one, _) in zip(members, loaded, strict=True):
+        spec = DEFAULT_TEACHER if spec is None else spec
+        name = str(spec) if isinstance(spec, (str, Path)) else one.spec
+        names.append(name if len(members) == 1 else f"{name}:{weight:.4g}")
+        keys.append(
+            (teacher_fingerprint(spec if isinstance(spec, (str, Path)) else one.model, proxy_seed), weight)
+        )
     return ScoringSetup(
-        dataset=dataset, batches=batches, contexts=contexts, teacher=loaded, teacher_name=name,
+        dataset=dataset, batches=batches, contexts=contexts, teachers=loaded, teacher_name=" + ".join(names),
         proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
-        teacher_key=teacher_key,
+        teacher_key=teacher_set_fingerprint(keys),
     )  # fmt: skip
 
 
-def teacher_is_trained(teacher: TeacherSpec) -> bool:
+def _check_class_counts(loaded: Sequence[tuple[Teacher, float]]) -> None:
+    counts = {one.num_classes for one, _ in loaded}
+    if len(counts) > 1:
+        listed = ", ".join(f"{one.spec} ({one.num_classes})" for one, _ in loaded)
+        raise DiswotError(f"teachers with different class counts cannot score one student: {listed}")
+
+
+def teacher_is_trained(teacher: TeacherSpec | TeacherSetSpec) -> bool:
     """Whether ``teacher`` brings trained weights: a checkpoint or folder, a trained ``nn.Module``
-    or a pretrained :class:`Teacher`; a model name and ``None`` are random-init networks."""
+    or a pretrained :class:`Teacher`; a model name and ``None`` are random-init networks. A set of
+    teachers is trained when one of them is."""
+    if not (teacher is None or isinstance(teacher, (str, Path, nn.Module, Teacher))):
+        return any(teacher_is_trained(spec) for spec, _ in teacher)
     if isinstance(teacher, Teacher):
         return teacher.pretrained
     if isinstance(teacher, nn.Module):
@@ -118,7 +177,7 @@ def teacher_is_trained(teacher: TeacherSpec) -> bool:
     return teacher is not None and names_a_file(teacher)
 
 
-def default_fitness(space: SearchSpace | None, teacher: TeacherSpec) -> str:
+def default_fitness(space: SearchSpace | None, teacher: TeacherSpec | TeacherSetSpec) -> str:
     """What :data:`AUTO` stands for with ``space`` (``None``: an image space other than NB201)
     and ``teacher``."""
     if space is not None and space.name == "nb201":
@@ -128,7 +187,9 @@ def default_fitness(space: SearchSpace | None, teacher: TeacherSpec) -> str:
     return AUTO_FITNESS["trained" if teacher_is_trained(teacher) else "random"]
 
 
-def resolve_fitness(proxy: str, teacher: TeacherSpec, space: SearchSpace | None = None) -> str:
+def resolve_fitness(
+    proxy: str, teacher: TeacherSpec | TeacherSetSpec, space: SearchSpace | None = None
+) -> str:
     """``proxy``, or for :data:`AUTO` the :func:`default_fitness` of ``space`` and ``teacher``."""
     if proxy.strip().lower() != AUTO:
         return proxy

@@ -8,7 +8,7 @@ from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from diswot.errors import DiswotError
-from diswot.proxies.setup import AUTO, DataSpec, TeacherSpec
+from diswot.proxies.setup import AUTO, DataSpec, TeacherSetSpec, TeacherSpec
 from diswot.search.budget import Budget
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE
 from diswot.search.strategies import StrategyParams
@@ -27,7 +27,9 @@ class SearchConfig:
         teacher: a model name (random init from ``proxy_seed``), a checkpoint path, a Hugging Face
             folder, a :class:`~diswot.models.checkpoint.Teacher`, or a trained ``nn.Module``;
             ``None`` is a random-init :data:`~diswot.proxies.setup.DEFAULT_TEACHER` (ResNet-56) for
-            image data, and an error for text. Only loaded when a proxy needs one.
+            image data, and an error for text. Several teachers are ``[(spec, weight), ...]``: a
+            teacher-aware proxy then scores ``sum_i w_i * proxy(student, teacher_i)`` (weights
+            normalised to sum 1), and the store keys scores by the whole set.
             ``teacher_model`` names the architecture of a bare state_dict.
         data: an :class:`~diswot.data.ImageDataset` or :class:`~diswot.data.TextDataset`
             (Transformer spaces), a dataset name (with ``data_root``), or ``None`` for the
@@ -35,10 +37,9 @@ class SearchConfig:
             batches of ``batch_size`` drawn from it with ``proxy_seed``.
         proxy: the fitness, one registered proxy (higher is better) or a calibrated aggregate
             ``cal:[log:|geo:]a+b+...`` of several; ``record`` adds proxies whose values are
-            stored beside it. ``"auto"`` (the default) takes the fitness the distillation
-            evidence supports for the kind of teacher given
-            (:data:`~diswot.proxies.setup.AUTO_FITNESS`: one for a random-init teacher, one for
-            a trained checkpoint).
+            stored beside it. ``"auto"`` (the default) takes the fitness the evidence supports
+            for the space and the kind of teacher given
+            (:func:`~diswot.proxies.setup.default_fitness`).
         budget: params/FLOPs/latency limits; candidates outside are never scored.
         strategy: ``evolution`` (regularized evolution), ``nsga2`` (score vs ``objective``) or
             ``random``; ``params`` holds their knobs.
@@ -62,7 +63,7 @@ class SearchConfig:
     """
 
     space: str | SearchSpace = "nb201"
-    teacher: TeacherSpec = None
+    teacher: TeacherSpec | TeacherSetSpec = None
     data: DataSpec = None
     proxy: str = AUTO
     budget: Budget | None = None  # None: unconstrained

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from diswot.errors import DiswotError
-from diswot.proxies.base import Batch, TeacherContext
-from diswot.proxies.scoring import ProxyScorer
+from diswot.proxies.base import Batch
+from diswot.proxies.scoring import ProxyScorer, WeightedTeachers
 from diswot.proxies.setup import ScoringSetup
 from diswot.registry import Registry
 from diswot.search_spaces.base import SearchSpace
@@ -39,7 +39,7 @@ class ScoringJob:
     space: SearchSpace
     proxies: list[str]
     batches: list[Batch]
-    contexts: list[TeacherContext | None]
+    contexts: list[WeightedTeachers]  # per batch: each teacher's context and weight
     num_classes: int
     seed: int = 0
 
