@@ -58,7 +58,11 @@ def test_plugin_examples_run_and_print_their_comment(marker):
 
 @pytest.mark.parametrize(
     "page, example",
-    [(p, b) for p, b in EXAMPLES if not any(m in b for m in ("register_space", "register_proxy", "register_distiller"))],
+    [
+        (p, b)
+        for p, b in EXAMPLES
+        if not any(m in b for m in ("register_space", "register_proxy", "register_distiller"))
+    ],
     ids=lambda v: v.name if isinstance(v, Path) else v.strip().splitlines()[0][:40],
 )
 def test_every_python_example_of_the_docs_runs(page, example):
