@@ -33,8 +33,8 @@ def _blocks(page: Path) -> list[str]:
 EXAMPLES = [(page, block) for page in PAGES for block in _blocks(page)]
 
 
-def _run_and_check(example: str, where: str) -> None:
-    """Run one example with no plug-in leaking out; its last line's comment is what it prints."""
+def _run_and_check(example: str, where: str, must_claim: bool = False) -> None:
+    """Run one example with no plug-in leaking out; a last line ``print(...)  # X`` must print X."""
     out = io.StringIO()
     before = {id(r): set(r._entries) for r in REGISTRIES}
     try:
@@ -46,14 +46,15 @@ def _run_and_check(example: str, where: str) -> None:
                 del registry._entries[name]
     last = example.strip().splitlines()[-1]
     claimed = re.search(r"# (.+)$", last)
+    assert claimed or not must_claim, f"{where}: the example's last line should state what it prints"
     if claimed and last.lstrip().startswith("print("):
-        assert out.getvalue().strip().splitlines()[-1].strip() == claimed.group(1).strip()
+        assert out.getvalue().strip() == claimed.group(1).strip()
 
 
 @pytest.mark.parametrize("marker", ["register_space", "register_proxy", "register_distiller"])
 def test_plugin_examples_run_and_print_their_comment(marker):
     page, example = next((p, b) for p, b in EXAMPLES if marker in b)
-    _run_and_check(example, page.name)
+    _run_and_check(example, page.name, must_claim=True)
 
 
 @pytest.mark.parametrize(
