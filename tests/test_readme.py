@@ -1,5 +1,5 @@
 """The README and the docs/ pages: their Python examples run as written and print what they claim,
-the README stays a short guide, and every relative link points to a file that exists.
+the README stays a short guide, and every relative link points to a file (and heading) that exists.
 
 Convention: a ```python block is executed here (it must be self-contained, on the embedded sample
 or inline data); a ```py block is a sketch that needs the user's own files and is not run.
@@ -77,14 +77,24 @@ def test_the_readme_is_a_short_guide():
     assert DOCS, "the reference pages live in docs/"
 
 
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as '-'."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    headings = re.findall(r"^#{1,6} (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
 def missing_links(page: Path) -> list[str]:
-    """Relative link targets of ``page`` (outside fenced code) whose file does not exist."""
+    """Relative link targets of ``page`` (outside fenced code) whose file, or whose heading in a
+    Markdown file, does not exist."""
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
     missing = []
     for target in LINK.findall(text):
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):  # a URL, or an anchor of the page
+        if re.match(r"[a-z]+:", target):  # a URL
             continue
-        if not (page.parent / target.split("#", 1)[0]).exists():
+        path, _, anchor = target.partition("#")
+        file = page.parent / path if path else page
+        if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
             missing.append(target)
     return missing
 
@@ -97,7 +107,10 @@ def test_every_relative_link_points_to_a_file_that_exists(page):
 def test_the_link_check_sees_a_broken_link(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(
-        "[ok](page.md) [gone](nothing.md#x) [web](https://x.org) [here](#top) [up](../page.md)\n"
+        "# Top: the `page`'s start\n"
+        "[ok](page.md) [gone](nothing.md#x) [web](https://x.org) [up](../page.md)\n"
+        "[here](#top-the-pages-start)\n"
+        "[no such heading](#bottom) [heading of a file](page.md#top-the-pages-start)\n"
         "```bash\n[in code](no.md)\n```\n"
     )
-    assert missing_links(page) == ["nothing.md#x", "../page.md"]
+    assert missing_links(page) == ["nothing.md#x", "../page.md", "#bottom"]
