@@ -442,9 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="resnet56", help="zoo name or SPACE:ARCH (diswot list models)")
     p.add_argument("--out", default="runs/teacher.pt", help="checkpoint file; logs go to <stem>_run/")
     p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="smooth the cross-entropy targets by EPS (a soft-target, 'tolerant' teacher)")  # fmt: skip
+                   help="smooth the CE targets by EPS (a soft-target, 'tolerant' teacher)")  # fmt: skip
     p.add_argument("--distill-from", action="append", default=None,
-                   help="also distil from this teacher (SPEC[:WEIGHT], repeatable), with --distiller")  # fmt: skip
+                   help="also distil from this teacher (SPEC[:WEIGHT], repeatable)")  # fmt: skip
     p.add_argument("--distiller", default="kd", help="terms used with --distill-from (default kd)")
     _add_recipe_args(p, epochs=240)
     p.set_defaults(func=cmd_train_teacher)
@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", action="store_true",
                    help="also write each student as <run folder>/export (diswot export)")  # fmt: skip
     p.add_argument("--transfer", default=None,
-                   help="also distil on this unlabelled dataset (any reader, e.g. folder or cifar10)")  # fmt: skip
+                   help="also distil on this unlabelled dataset (any reader: folder, cifar10)")  # fmt: skip
     p.add_argument("--transfer-root", default=None, help="folder of the transfer set (default --data-root)")
     p.add_argument(
         "--select", default="kd3", help="selection rule of the transfer batches (diswot list selections)"

@@ -274,7 +274,8 @@ def split_dataset_spec(spec: str) -> tuple[str, list[int] | None]:
     key, eq, value = options.partition("=")
     if key.strip() != "classes" or not eq:
         raise DataError(
-            f"unknown dataset option {options!r} in {spec!r}; the one option is classes=..., e.g. cifar10:classes=0-4"
+            f"unknown dataset option {options!r} in {spec!r}; the one option is classes=..., "
+            "e.g. cifar10:classes=0-4"
         )
     return name, parse_class_list(value)
 

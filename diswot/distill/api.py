@@ -19,8 +19,8 @@ from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
 from diswot.distill.transfer import TransferConfig, TransferSet
 from diswot.errors import DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, build_model
-from diswot.models.teachers import TeacherSet, parse_teacher_args
 from diswot.models.huggingface import teacher_tokenizer
+from diswot.models.teachers import TeacherSet, parse_teacher_args
 from diswot.search.result import SearchResult, Student
 
 
@@ -167,10 +167,8 @@ def distill(
         runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
     created = not out.exists()
     try:
-        trainer = Trainer(
-            runs, train, test, recipe, None if teachers is None else [(t.model, w) for t, w in teachers.members()],
-            device, progress, transfer=transfer_set,
-        )  # fmt: skip
+        networks = None if teachers is None else [(t.model, w) for t, w in teachers.members()]
+        trainer = Trainer(runs, train, test, recipe, networks, device, progress, transfer=transfer_set)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
@@ -235,7 +233,8 @@ def train_teacher(
     if out.exists() and not resume:
         raise RunDirError(f"{out} exists; pass --resume to continue its run, or choose another --out")
     summary = distill(
-        model if distill_from is None else distill_from, [model], "none" if distill_from is None else distillers,
+        model if distill_from is None else distill_from, [model],
+        "none" if distill_from is None else distillers,
         dataset=dataset, data_root=data_root, recipe=recipe, out=run_dir,
         resume=resume, device=device, train_subset=train_subset, progress=progress,
     )[0]  # fmt: skip

@@ -374,9 +374,10 @@ class Trainer:
                 if transfer_batch is not None:
                     transfer_feats = self._teacher_features(transfer_batch)
                 teacher_s = (time.perf_counter() - teacher_started) / len(self.students)
+                extra = () if transfer_batch is None else (transfer_batch, transfer_feats)
                 for run in self.students:
                     started = time.perf_counter()
-                    sums[run.name] += self._step(run, batch, teacher_feats, transfer_batch, transfer_feats)
+                    sums[run.name] += self._step(run, batch, teacher_feats, *extra)
                     seconds[run.name] += time.perf_counter() - started + teacher_s
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, refresh=False)
@@ -423,8 +424,8 @@ class Trainer:
         def passes(data: LabelledData, first_seed: int, cycle: bool) -> Iterator[Batch]:
             for k in itertools.count():
                 yield from data.epoch(
-                    self.recipe.batch_size, shuffle=True, augment=self.recipe.augment, seed=first_seed + k * 7,
-                    drop_last=True, device=self.device,
+                    self.recipe.batch_size, shuffle=True, augment=self.recipe.augment,
+                    seed=first_seed + k * 7, drop_last=True, device=self.device,
                 )  # fmt: skip
                 if not cycle:
                     return
@@ -435,7 +436,7 @@ class Trainer:
             labelled = passes(self.train_data, seed, cycle=False)  # sets the epoch's length
         if self.transfer is not None:
             transfer = passes(self.transfer.data, seed + 50_021, cycle=not self.transfer.only)
-        for batch, transfer_batch in zip(labelled, transfer):
+        for batch, transfer_batch in zip(labelled, transfer, strict=False):  # one side may be endless
             for b in (batch, transfer_batch):
                 if b is not None and self.recipe.channels_last and b.inputs.dim() == 4:
                     b.inputs = b.inputs.contiguous(memory_format=torch.channels_last)

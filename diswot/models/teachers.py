@@ -84,7 +84,8 @@ class TeacherSet:
                 f"{t.source if t.pretrained else t.spec}: {t.num_classes}" for t in self.teachers
             )
             raise TeacherSetError(
-                f"the teachers predict different class counts ({found}); give teachers trained on the same classes"
+                f"the teachers predict different class counts ({found}); give teachers trained on the "
+                "same classes"
             )
 
     @classmethod
