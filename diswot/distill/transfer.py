@@ -27,7 +27,7 @@ from diswot.registry import Registry
 #: teacher set's weighted mean softmax, both ``(N, classes)``, detached
 SelectionRule = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
-SELECTIONS: Registry[SelectionRule] = Registry("selection rule")
+SELECTIONS: Registry[SelectionRule] = Registry("selection rule", plural="selections")
 
 
 def register_selection(name: str, summary: str) -> Callable[[SelectionRule], SelectionRule]:

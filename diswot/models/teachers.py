@@ -23,9 +23,13 @@ class TeacherSetError(DiswotError):
 
 def _split_weight(text: str) -> tuple[str, float | None]:
     """``"a/b.pt:0.7"`` -> ``("a/b.pt", 0.7)``; a path keeps its ':' when what follows the last ':'
-    is not a number (``nb201:|...|`` or ``C:/x.pt`` are specs without a weight)."""
+    is not a number (``nb201:|...|`` or ``C:/x.pt`` are specs without a weight). Two exceptions
+    keep a numeric tail in the spec: an existing path, and ``SPACE:ARCH`` with a numeric key
+    (``resnet-depth:135``; weigh it as ``resnet-depth:135:0.5``)."""
+    from diswot.search_spaces import SPACES
+
     spec, sep, tail = text.rpartition(":")
-    if not sep or not spec:
+    if not sep or not spec or Path(text).expanduser().exists() or spec.lower() in SPACES:
         return text, None
     try:
         weight = float(tail)
