@@ -40,16 +40,33 @@ def diswot(*args: str, log: Path) -> None:
     with open(log, "a") as f:
         f.write("$ diswot " + " ".join(args) + "\n")
         f.flush()
-        subprocess.run([sys.executable, "-m", "diswot", *args], env=env, stdout=f, stderr=subprocess.STDOUT,
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "diswot", *args], env=env, stdout=f, stderr=subprocess.STDOUT, check=True
+        )
 
 
 def teacher(work: Path, name: str, model: str, dataset: str, epochs: int, seed: int, *extra: str) -> Path:
     out = work / f"{name}.pt"
     if not out.exists():
-        diswot("train-teacher", "--model", model, "--out", str(out), "--dataset", dataset, "--data-root",
-               str(DATA), "--epochs", str(epochs), "--eval-every", str(epochs), "--seed", str(seed), *extra,
-               log=work / f"{name}.log")  # fmt: skip
+        diswot(
+            "train-teacher",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--dataset",
+            dataset,
+            "--data-root",
+            str(DATA),
+            "--epochs",
+            str(epochs),
+            "--eval-every",
+            str(epochs),
+            "--seed",
+            str(seed),
+            *extra,
+            log=work / f"{name}.log",
+        )
     return out
 
 
@@ -97,9 +114,24 @@ def two_teachers(work: Path, epochs: int, teacher_epochs: int, subset: int) -> N
     for seed in SEEDS:
         for name, specs in sets.items():
             args = [x for spec in specs for x in ("--teacher", spec)]
-            args += ["--student", "resnet-depth:135", "--distiller", "kd", "--dataset", "cifar10", "--data-root",
-                     str(DATA), "--epochs", str(epochs), "--eval-every", str(epochs), "--seed", str(seed),
-                     "--train-subset", str(subset)]  # fmt: skip
+            args += [
+                "--student",
+                "resnet-depth:135",
+                "--distiller",
+                "kd",
+                "--dataset",
+                "cifar10",
+                "--data-root",
+                str(DATA),
+                "--epochs",
+                str(epochs),
+                "--eval-every",
+                str(epochs),
+                "--seed",
+                str(seed),
+                "--train-subset",
+                str(subset),
+            ]
             r = student_run(work, work / "two_teachers" / f"{name}-seed{seed}", args)
             rows.append(
                 {"teachers": name, "seed": seed, "test_accuracy": r["test_accuracy"], "wall_s": r["wall_s"]}
@@ -110,8 +142,22 @@ def two_teachers(work: Path, epochs: int, teacher_epochs: int, subset: int) -> N
 def transfer(work: Path, epochs: int, teacher_epochs: int) -> None:
     task = "cifar10:classes=0-4"
     t = teacher(work, "teacher5_resnet20", "resnet20", task, teacher_epochs, 0)
-    common = ["--teacher", str(t), "--student", "resnet8", "--distiller", "kd", "--dataset", task, "--data-root",
-              str(DATA), "--epochs", str(epochs), "--eval-every", str(epochs)]  # fmt: skip
+    common = [
+        "--teacher",
+        str(t),
+        "--student",
+        "resnet8",
+        "--distiller",
+        "kd",
+        "--dataset",
+        task,
+        "--data-root",
+        str(DATA),
+        "--epochs",
+        str(epochs),
+        "--eval-every",
+        str(epochs),
+    ]
     settings = {
         "labelled-5class": [],
         "pool-all": ["--transfer", "cifar10", "--transfer-only", "--select", "all", "--keep", "1"],
@@ -124,7 +170,7 @@ def transfer(work: Path, epochs: int, teacher_epochs: int) -> None:
             "teacher_entropy",
             "--keep",
             "0.5",
-        ],  # fmt: skip
+        ],
     }
     rows = []
     for seed in SEEDS:
@@ -135,13 +181,17 @@ def transfer(work: Path, epochs: int, teacher_epochs: int) -> None:
             metrics = r["metrics"]
             kept = [float(m["kept_fraction"]) for m in metrics] if "kept_fraction" in metrics[0] else []
             in_task = [float(m["kept_in_task"]) for m in metrics] if "kept_in_task" in metrics[0] else []
-            rows.append({
-                "setting": name, "seed": seed, "test_accuracy": r["test_accuracy"],
-                "kept_fraction": round(statistics.mean(kept), 4) if kept else "",
-                "kept_in_task_first_epoch": round(in_task[0], 4) if in_task else "",
-                "kept_in_task_last_epoch": round(in_task[-1], 4) if in_task else "",
-                "wall_s": r["wall_s"],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "setting": name,
+                    "seed": seed,
+                    "test_accuracy": r["test_accuracy"],
+                    "kept_fraction": round(statistics.mean(kept), 4) if kept else "",
+                    "kept_in_task_first_epoch": round(in_task[0], 4) if in_task else "",
+                    "kept_in_task_last_epoch": round(in_task[-1], 4) if in_task else "",
+                    "wall_s": r["wall_s"],
+                }
+            )
     cols = ["test_accuracy", "kept_fraction", "kept_in_task_first_epoch", "kept_in_task_last_epoch", "wall_s"]
     summarise(rows, "setting", ROOT / "benchmarks/results/transfer_selection", cols)
 
