@@ -156,3 +156,15 @@ def test_distill_cli_bad_teacher_sets_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert code == 2 and problem in err and "\n" not in err, err
         assert not out.exists()  # nothing half-written
+
+
+def test_train_teacher_soft_targets_options(tmp_path, capsys):
+    assert Recipe(label_smoothing=0.2).label_smoothing == 0.2
+    for eps in (-0.1, 1.0):
+        with pytest.raises(DiswotError, match="label smoothing must lie in"):
+            Recipe(label_smoothing=eps)
+    out = tmp_path / "t.pt"
+    code = main(["train-teacher", "--model", "resnet8", "--out", str(out), "--label-smoothing", "1.5"])
+    assert code == 2 and "label smoothing" in capsys.readouterr().err
+    code = main(["train-teacher", "--model", "resnet8", "--out", str(out), "--distill-from", "a.pt:-1"])
+    assert code == 2 and ">= 0" in capsys.readouterr().err and not out.exists()
