@@ -106,13 +106,21 @@ class TeacherSet:
             raise TeacherSetError(
                 "--teacher-model names the architecture of one bare state_dict; give one teacher"
             )
+        several = len(pairs) > 1
         teachers = tuple(
             load_teacher(
-                spec, num_classes=None if names_a_file(spec) else num_classes, model=model, seed=seed
+                spec,
+                num_classes=None if several and names_a_file(spec) else num_classes,
+                model=model,
+                seed=seed,
             )
             for spec, _ in pairs
         )
-        return cls(teachers, tuple(float(w) for _, w in pairs))
+        loaded = cls(teachers, tuple(float(w) for _, w in pairs))
+        if several and num_classes is not None and loaded.num_classes != num_classes:
+            # agreeing with each other but not with the data: the checkpoint's own one-line error
+            load_teacher(pairs[0][0], num_classes=num_classes, model=model, seed=seed)
+        return loaded
 
     @classmethod
     def single(cls, teacher: Teacher) -> TeacherSet:

@@ -145,10 +145,12 @@ def test_distill_cli_bad_teacher_sets_exit_2_with_one_line(tmp_path, capsys):
     ten, five = tmp_path / "ten.pt", tmp_path / "five.pt"
     save_checkpoint(ten, _net(0, 10), "resnet8", 10)
     save_checkpoint(five, _net(1, 5), "resnet8", 5)
+    save_checkpoint(tmp_path / "five2.pt", _net(2, 5), "resnet8", 5)
     cases = [
         (["--teacher", f"{ten}:1,5"], "cannot read the weight"),
         (["--teacher", f"{ten}:0", "--teacher", f"{five}:0"], "sum to zero"),
         (["--teacher", str(ten), "--teacher", str(five)], "different class counts"),
+        (["--teacher", str(five), "--teacher", str(tmp_path / "five2.pt")], "classifies 5 classes"),
     ]
     for teachers, problem in cases:
         out = tmp_path / "out"
