@@ -19,6 +19,7 @@ from diswot.errors import DiswotError
 def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
     from diswot.data.readers import DATASETS
     from diswot.distill import DISTILLERS
+    from diswot.distill.transfer import SELECTIONS
     from diswot.models import MODELS
     from diswot.proxies import PROXIES
     from diswot.search import EXECUTORS, STRATEGIES
@@ -35,6 +36,7 @@ def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
         "strategies": rows(STRATEGIES),
         "executors": rows(EXECUTORS),
         "distillers": rows(DISTILLERS),
+        "selections": rows(SELECTIONS),
     }
 
 
@@ -204,6 +206,7 @@ def _recipe(args: argparse.Namespace):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer,
         schedule=args.schedule, seed=args.seed, ce_weight=getattr(args, "ce_weight", 1.0),
+        label_smoothing=getattr(args, "label_smoothing", 0.0),
         channels_last=not args.no_channels_last, precision=args.precision, compile=args.compile,
         eval_every=args.eval_every,
     )  # fmt: skip
@@ -224,14 +227,22 @@ def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--data-root", default=None, help="folder holding the dataset")
 
 
-def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False, several: bool = False) -> None:
     from diswot.proxies.setup import DEFAULT_TEACHER
 
     default = "" if required else f" (default: {DEFAULT_TEACHER} for images; text needs one)"
-    p.add_argument(
-        "--teacher", default=None, required=required,
-        help=f"checkpoint file, Hugging Face folder, or model name (random init){default}",
-    )  # fmt: skip
+    if several:
+        p.add_argument(
+            "--teacher", action="append", default=None, required=required,
+            help="checkpoint file, Hugging Face folder, or model name (random init), optionally "
+            "SPEC:WEIGHT; repeat for a teacher set (weights default to 1 and are normalised to sum 1; "
+            "every distiller term is applied per teacher with its weight)",
+        )  # fmt: skip
+    else:
+        p.add_argument(
+            "--teacher", default=None, required=required,
+            help=f"checkpoint file, Hugging Face folder, or model name (random init){default}",
+        )  # fmt: skip
     p.add_argument("--teacher-model", default=None, help="architecture of a bare state_dict teacher")
 
 
@@ -266,6 +277,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     summary = train_teacher(
         args.model, args.out, dataset=args.dataset, data_root=args.data_root, recipe=_recipe(args),
         resume=args.resume, device=args.device, train_subset=args.train_subset,
+        distill_from=args.distill_from, distillers=args.distiller,
     )  # fmt: skip
     print(f"{args.model}: test top-1 {summary['test_accuracy']:.2f}% after {summary['epochs']} epochs "
           f"({summary['wall_s']:.0f} s); checkpoint {args.out}")  # fmt: skip
@@ -274,12 +286,20 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     from diswot.distill import distill, student_specs
+    from diswot.distill.transfer import TransferConfig
 
+    if args.transfer is None and (args.transfer_only or args.transfer_root):
+        raise DiswotError("--transfer-only and --transfer-root need --transfer DATASET")
+    transfer = None
+    if args.transfer is not None:
+        transfer = TransferConfig(args.transfer, args.transfer_root or args.data_root, args.select, args.keep,
+                                  args.transfer_only)  # fmt: skip
     specs = [s for text in args.student for s in student_specs(text, args.top_k)]
     summaries = distill(
         args.teacher, specs, args.distiller, dataset=args.dataset, data_root=args.data_root,
         recipe=_recipe(args), out=args.out, resume=args.resume, device=args.device,
         train_subset=args.train_subset, teacher_model=args.teacher_model, export=args.export,
+        transfer=transfer,
     )  # fmt: skip
     for s in summaries:
         size = f"params={_format_count(s['params'])}, flops={_format_count(s['flops'])}"
@@ -421,11 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-teacher", help="train a teacher with cross-entropy (standard CIFAR recipe)")
     p.add_argument("--model", default="resnet56", help="zoo name or SPACE:ARCH (diswot list models)")
     p.add_argument("--out", default="runs/teacher.pt", help="checkpoint file; logs go to <stem>_run/")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="smooth the CE targets by EPS (a soft-target, 'tolerant' teacher)")  # fmt: skip
+    p.add_argument("--distill-from", action="append", default=None,
+                   help="also distil from this teacher (SPEC[:WEIGHT], repeatable)")  # fmt: skip
+    p.add_argument("--distiller", default="kd", help="terms used with --distill-from (default kd)")
     _add_recipe_args(p, epochs=240)
     p.set_defaults(func=cmd_train_teacher)
 
     p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
-    _add_teacher_args(p, required=True)
+    _add_teacher_args(p, required=True, several=True)
     p.add_argument("--student", action="append", required=True,
                    help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
     p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")
@@ -436,6 +461,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/distill")
     p.add_argument("--export", action="store_true",
                    help="also write each student as <run folder>/export (diswot export)")  # fmt: skip
+    p.add_argument("--transfer", default=None,
+                   help="also distil on this unlabelled dataset (any reader: folder, cifar10)")  # fmt: skip
+    p.add_argument("--transfer-root", default=None, help="folder of the transfer set (default --data-root)")
+    p.add_argument(
+        "--select", default="kd3", help="selection rule of the transfer batches (diswot list selections)"
+    )
+    p.add_argument(
+        "--keep", type=float, default=0.5, help="fraction of each transfer batch kept (default 0.5)"
+    )
+    p.add_argument(
+        "--transfer-only", action="store_true", help="distil on the transfer set instead of --dataset"
+    )
     _add_recipe_args(p, epochs=240)
     p.set_defaults(func=cmd_distill)
 

@@ -108,6 +108,7 @@ def _from_checkpoint(path: Path) -> ExportSource:
         "weights": "trained",
         "checkpoint": str(path),
         "teacher": summary.get("teacher"),
+        "teachers": summary.get("teachers"),
         "distiller": meta.get("distillers", summary.get("distillers")),
         "accuracy": meta.get("test_accuracy", summary.get("test_accuracy")),
         "dataset": summary.get("dataset"),

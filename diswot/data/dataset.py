@@ -147,6 +147,22 @@ class ImageDataset(BalancedDraws):
             self.source,
         )
 
+    def with_classes(self, keep: Sequence[int]) -> ImageDataset:
+        """Only the images of classes ``keep`` (relabelled 0..k-1 in that order, names kept)."""
+        bad = [c for c in keep if not 0 <= c < self.num_classes]
+        if bad:
+            raise DataError(f"{self.name} has classes 0..{self.num_classes - 1}; no class {bad[0]}")
+        mapping = torch.full((self.num_classes,), -1, dtype=torch.long)
+        mapping[torch.as_tensor(list(keep), dtype=torch.long)] = torch.arange(len(keep))
+        new_labels = mapping[self.labels]
+        idx = (new_labels >= 0).nonzero().flatten()
+        if len(idx) == 0:
+            raise DataError(f"{self.name} holds no image of classes {list(keep)}")
+        return ImageDataset(
+            self.images[idx], new_labels[idx], [self.classes[c] for c in keep], self.name, self.mean,
+            self.std, self.source,
+        )  # fmt: skip
+
     # the interface the proxies and the trainer use, shared with TextDataset --------------------
     def scoring_batch(self, batch_size: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch:
         """The reproducible class-balanced batch proxies score on."""

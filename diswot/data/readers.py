@@ -25,6 +25,7 @@ from diswot.errors import DataError
 from diswot.registry import Registry
 
 
+
 @dataclass(frozen=True)
 class DatasetReader:
     """A registered dataset: its reader ``read(root, train=..., download=..., [tokenizer=...])``
@@ -247,6 +248,36 @@ def load_sample(root: str | Path | None = None, train: bool = True, download: bo
         )
 
 
+def parse_class_list(text: str) -> list[int]:
+    """``"0-4"`` -> ``[0, 1, 2, 3, 4]``; ``"0,2,5-6"`` -> ``[0, 2, 5, 6]`` (order kept, no repeats)."""
+    classes: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            classes.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise DataError(
+            f"cannot read the class list {text!r}; write e.g. classes=0-4 or classes=0,2,5"
+        ) from None
+    if not classes or len(set(classes)) != len(classes) or min(classes) < 0:
+        raise DataError(f"the class list {text!r} must name distinct classes >= 0, e.g. classes=0-4")
+    return classes
+
+
+def split_dataset_spec(spec: str) -> tuple[str, list[int] | None]:
+    """``"cifar10:classes=0-4"`` -> ``("cifar10", [0, ..., 4])``; a plain name -> ``(name, None)``."""
+    name, sep, options = spec.partition(":")
+    if not sep:
+        return spec, None
+    key, eq, value = options.partition("=")
+    if key.strip() != "classes" or not eq:
+        raise DataError(
+            f"unknown dataset option {options!r} in {spec!r}; the one option is classes=..., "
+            "e.g. cifar10:classes=0-4"
+        )
+    return name, parse_class_list(value)
+
+
 def load_dataset(
     name: str = "sample",
     root: str | Path | None = None,
@@ -256,10 +287,17 @@ def load_dataset(
 ) -> LabelledData:
     """Read dataset ``name`` from ``root``; ``name="sample"`` needs no root.
 
+    ``name`` may end in ``:classes=0-4`` (or ``0,2,5``): only those classes, relabelled 0..k-1.
     ``tokenizer`` (text datasets only) replaces the built-in word tokenizer, e.g. a Hugging Face
     teacher's own (:func:`diswot.models.huggingface.teacher_tokenizer`), so that teacher and
     students read the token ids the teacher was trained on.
     """
+    name, classes = split_dataset_spec(name)
+    if classes is not None:
+        data = load_dataset(name, root, train=train, download=download, tokenizer=tokenizer)
+        if not isinstance(data, ImageDataset):
+            raise DataError(f"classes=... selects image classes; dataset {name!r} is not images")
+        return data.with_classes(classes)
     reader = DATASETS.get(name)
     if root is None and name != "sample":
         raise DataError(f"dataset {name!r} needs a data root (--data-root DIR)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -11,12 +12,15 @@ from typing import Any
 import torch
 
 from diswot.data import ImageDataset, LabelledData, load_dataset
+from diswot.data.readers import split_dataset_spec
 from diswot.data.text import Tokenizer, check_token_ids
 from diswot.distill.distillers import parse_distillers
 from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
+from diswot.distill.transfer import TransferConfig, TransferSet
 from diswot.errors import DataError, DiswotError, RunDirError
-from diswot.models.checkpoint import Teacher, build_model, load_teacher
+from diswot.models.checkpoint import Teacher, build_model
 from diswot.models.huggingface import teacher_tokenizer
+from diswot.models.teachers import TeacherSet, parse_teacher_args
 from diswot.search.result import SearchResult, Student
 
 
@@ -34,8 +38,8 @@ def load_split(
     """
     if isinstance(dataset, LabelledData):
         train, test = dataset.split(0.2, seed)
-    elif dataset == "sample":
-        train, test = load_dataset("sample").split(0.2, seed)
+    elif split_dataset_spec(dataset)[0] == "sample":  # one split only: hold 20% out
+        train, test = load_dataset(dataset).split(0.2, seed)
     else:
         train, test = (
             load_dataset(dataset, data_root, train=True, tokenizer=tokenizer),
@@ -79,8 +83,25 @@ def _check_out(out: Path, resume: bool) -> None:
         )
 
 
+#: one teacher (a spec, possibly ``SPEC:WEIGHT``, or a loaded one), several specs, or a loaded set
+TeacherSpec = str | Path | Teacher | TeacherSet | Sequence[str]
+
+
+def _teacher_pairs(teacher: str | Path | Sequence[str]) -> list[tuple[str, float]]:
+    return parse_teacher_args(
+        [str(teacher)] if isinstance(teacher, str | Path) else [str(t) for t in teacher]
+    )
+
+
+def load_transfer(cfg: TransferConfig, task: LabelledData, tokenizer: Tokenizer | None = None) -> TransferSet:
+    """The transfer set of ``cfg`` (its training split), checked against the task's images."""
+    root = None if split_dataset_spec(cfg.dataset)[0] == "sample" else cfg.root
+    data = load_dataset(cfg.dataset, root, train=True, tokenizer=tokenizer)
+    return TransferSet.build(cfg, task, data)
+
+
 def distill(
-    teacher: str | Path | Teacher,
+    teacher: TeacherSpec,
     students: Sequence[str | Student],
     distillers: str = "kd",
     *,
@@ -94,8 +115,14 @@ def distill(
     teacher_model: str | None = None,
     progress: bool = True,
     export: bool = False,
+    transfer: TransferConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Distill ``teacher`` into every student at once (one teacher pass per batch).
+
+    ``teacher`` may be several teachers (``["a.pt:0.7", "b.pt:0.3"]`` or a :class:`TeacherSet`):
+    every distiller term is then applied per teacher with its weight. ``transfer`` distils on a
+    second, unlabelled dataset as well (or only, ``transfer.only``), keeping per batch the images
+    its selection rule picks (:mod:`diswot.distill.transfer`).
 
     A student is a model spec (a zoo name or ``SPACE:ARCH``) or a :class:`Student` from a search
     result (built in the options of the space searched).
@@ -110,15 +137,20 @@ def distill(
     out = Path(out)
     parse_distillers(distillers)  # fail early on a bad spec
     _check_out(out, resume)
-    tokenizer = None if isinstance(teacher, Teacher) else teacher_tokenizer(teacher)
+    pairs = None if isinstance(teacher, Teacher | TeacherSet) else _teacher_pairs(teacher)
+    # a text task is tokenised as the (first) teacher reads it
+    tokenizer = None if pairs is None else teacher_tokenizer(pairs[0][0])
     train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
-    teacher_obj = None
+    teachers: TeacherSet | None = None
     if parse_distillers(distillers):
-        teacher_obj = (
-            teacher
-            if isinstance(teacher, Teacher)
-            else load_teacher(teacher, num_classes=train.num_classes, model=teacher_model, seed=recipe.seed)
-        )
+        if isinstance(teacher, Teacher):
+            teachers = TeacherSet.single(teacher)
+        elif isinstance(teacher, TeacherSet):
+            teachers = teacher
+        else:
+            assert pairs is not None
+            teachers = TeacherSet.load(pairs, train.num_classes, model=teacher_model, seed=recipe.seed)
+    transfer_set = None if transfer is None else load_transfer(transfer, train, tokenizer)
     runs = []
     for i, student in enumerate(students):
         spec = student if isinstance(student, str) else student.spec
@@ -135,33 +167,42 @@ def distill(
         runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
     created = not out.exists()
     try:
-        trainer = Trainer(
-            runs, train, test, recipe, teacher_obj.model if teacher_obj else None, device, progress
-        )
+        networks = None if teachers is None else [(t.model, w) for t, w in teachers.members()]
+        trainer = Trainer(runs, train, test, recipe, networks, device, progress, transfer=transfer_set)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise
     summaries = trainer.fit(resume=resume)
-    for summary in summaries:
-        summary["teacher"] = None if teacher_obj is None else str(teacher_obj.source)
+    for run, summary in zip(runs, summaries, strict=True):
+        # "teacher" stays one string (the first teacher's, as before); "teachers" lists the set
+        summary["teacher"] = None if teachers is None else str(teachers.teachers[0].source)
+        summary["teachers"] = None if teachers is None else teachers.describe()
+        if transfer is not None:
+            summary["transfer"] = {"dataset": transfer.dataset, "select": transfer.select,
+                                   "keep": transfer.keep, "only": transfer.only}  # fmt: skip
+        tmp = run.out / "result.json.tmp"  # the card again, now naming the teachers
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(run.out / "result.json")
     if export:
-        _export_students(runs, summaries, teacher_obj)
+        _export_students(runs, summaries, teachers)
     return summaries
 
 
 def _export_students(
-    runs: Sequence[StudentRun], summaries: list[dict[str, Any]], teacher: Teacher | None
+    runs: Sequence[StudentRun], summaries: list[dict[str, Any]], teachers: TeacherSet | None
 ) -> None:
-    """Each student's ``model.pt`` as ``export/`` beside it, its card naming the teacher."""
+    """Each student's ``model.pt`` as ``export/`` beside it, its card naming the teacher(s)."""
     from diswot.export import export_student, load_source
 
     named = None
-    if teacher is not None:
-        named = teacher.source if teacher.pretrained else f"{teacher.spec} (random init)"
+    if teachers is not None:
+        first = teachers.teachers[0]
+        named = first.source if first.pretrained else f"{first.spec} (random init)"
     for run, summary in zip(runs, summaries, strict=True):
         source = load_source(run.out)
         source.facts["teacher"] = named
+        source.facts["teachers"] = None if teachers is None else teachers.describe()
         summary["export"] = str(export_student(source, run.out / "export", overwrite=True).program)
 
 
@@ -176,9 +217,15 @@ def train_teacher(
     device: str = "cpu",
     train_subset: int | None = None,
     progress: bool = True,
+    distill_from: TeacherSpec | None = None,
+    distillers: str = "kd",
 ) -> dict[str, Any]:
     """Train ``model`` with cross-entropy; the checkpoint goes to ``out`` (e.g. ``teacher.pt``),
-    logs and the resumable state to ``<out stem>_run/`` beside it."""
+    logs and the resumable state to ``<out stem>_run/`` beside it.
+
+    Soft-target ("tolerant") teachers: ``recipe.label_smoothing`` smooths the cross-entropy
+    targets, and ``distill_from`` (a teacher or teacher set) adds ``distillers`` from it.
+    """
     out = Path(out)
     if out.suffix not in {".pt", ".pth"}:
         raise DiswotError(f"--out {out} should be a checkpoint file name ending in .pt")
@@ -186,7 +233,9 @@ def train_teacher(
     if out.exists() and not resume:
         raise RunDirError(f"{out} exists; pass --resume to continue its run, or choose another --out")
     summary = distill(
-        model, [model], "none", dataset=dataset, data_root=data_root, recipe=recipe, out=run_dir,
+        model if distill_from is None else distill_from, [model],
+        "none" if distill_from is None else distillers,
+        dataset=dataset, data_root=data_root, recipe=recipe, out=run_dir,
         resume=resume, device=device, train_subset=train_subset, progress=progress,
     )[0]  # fmt: skip
     shutil.copyfile(run_dir / "model.pt", out)

@@ -41,6 +41,8 @@ class DistillerSpec:
     factory: DistillerFactory
     default_weight: float
     formula: str
+    #: whether the term may be applied once per teacher of a teacher set (weighted)
+    multi_teacher: bool = True
 
     @property
     def summary(self) -> str:
@@ -51,12 +53,13 @@ DISTILLERS: Registry[DistillerSpec] = Registry("distiller")
 
 
 def register_distiller(
-    name: str, *, weight: float, formula: str
+    name: str, *, weight: float, formula: str, multi_teacher: bool = True
 ) -> Callable[[DistillerFactory], DistillerFactory]:
-    """Decorator registering a distiller factory under ``name`` with its default weight."""
+    """Decorator registering a distiller factory under ``name`` with its default weight;
+    ``multi_teacher=False`` marks a term that cannot be applied per teacher of a set."""
 
     def add(factory: DistillerFactory) -> DistillerFactory:
-        spec = DistillerSpec(name, factory, weight, formula)
+        spec = DistillerSpec(name, factory, weight, formula, multi_teacher)
         DISTILLERS.register(name, spec.summary)(spec)
         return factory
 
@@ -205,6 +208,51 @@ class DistillationLoss(nn.Module):
             value = module(student, teacher, labels)
             parts[name] = float(value.detach())
             total = total + self.weights[name] * value
+        self.last_parts = parts
+        return total
+
+
+class TeacherSetLoss(nn.Module):
+    """Every distiller term applied once per teacher, weighted by the teacher's weight:
+    ``sum_k w_k * sum_j lambda_j * L_j(student, teacher_k)``.
+
+    Each teacher has its own :class:`DistillationLoss` (its own learned projections, sized to that
+    teacher's widths). With one teacher of weight 1 this is exactly that teacher's loss; a teacher
+    of weight 0 adds exactly 0. ``last_parts`` are the teacher-weighted parts of the last call.
+    """
+
+    def __init__(
+        self,
+        terms: list[tuple[str, float]],
+        student: Features,
+        teachers: list[Features],
+        weights: list[float],
+    ) -> None:
+        super().__init__()
+        if len(teachers) != len(weights) or not teachers:
+            raise DiswotError("a teacher-set loss needs one weight per teacher, and at least one teacher")
+        if len(teachers) > 1:
+            single = [name for name, _ in terms if not DISTILLERS.get(name).multi_teacher]
+            if single:
+                raise DiswotError(
+                    f"distiller(s) {', '.join(single)} cannot be applied per teacher; give one --teacher "
+                    "or other distillers"
+                )
+        self.teacher_weights = [float(w) for w in weights]
+        self.losses = nn.ModuleList(DistillationLoss(terms, student, t) for t in teachers)
+        self.last_parts: dict[str, float] = {}
+
+    @property
+    def spec(self) -> str:
+        return self.losses[0].spec
+
+    def forward(self, student: Features, teachers: list[Features], labels: torch.Tensor) -> torch.Tensor:
+        total = student.logits.new_zeros(())
+        parts: dict[str, float] = {}
+        for loss, teacher, weight in zip(self.losses, teachers, self.teacher_weights, strict=True):
+            total = total + weight * loss(student, teacher, labels)
+            for name, value in loss.last_parts.items():
+                parts[name] = parts.get(name, 0.0) + weight * value
         self.last_parts = parts
         return total
 

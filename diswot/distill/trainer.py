@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from torch import nn
 
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
-from diswot.distill.distillers import DistillationLoss, parse_distillers
+from diswot.distill.distillers import TeacherSetLoss, parse_distillers
+from diswot.distill.transfer import TransferSet, ensemble_probs, subset_features
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
@@ -56,6 +58,7 @@ class Recipe:
     schedule: str = "cosine"  # or "step": x0.1 at 50% and 75% of the epochs
     warmup_epochs: int = 0
     ce_weight: float = 1.0
+    label_smoothing: float = 0.0  # of the cross-entropy targets ("tolerant", soft-target teachers)
     augment: bool = True
     seed: int = 0
     channels_last: bool = True
@@ -83,6 +86,8 @@ class Recipe:
             raise DiswotError("lr, weight decay and the cross-entropy weight must be finite numbers")
         if not self.ce_weight >= 0:
             raise DiswotError(f"the cross-entropy weight must be >= 0, got {self.ce_weight}")
+        if not 0 <= self.label_smoothing < 1:
+            raise DiswotError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of (0-based) ``epoch``."""
@@ -105,7 +110,7 @@ class StudentRun:
     out: Path
     distillers: str = "none"
     space_options: dict[str, Any] = field(default_factory=dict)  # of a SPACE:ARCH spec, if not default
-    loss: DistillationLoss | None = None
+    loss: TeacherSetLoss | None = None
     optimizer: torch.optim.Optimizer | None = None
     extractor: FeatureExtractor | None = None
     metrics: list[dict[str, float]] = field(default_factory=list)
@@ -161,8 +166,14 @@ def evaluate(
     return 100.0 * int(correct) / len(data)
 
 
+#: a teacher network, or a teacher set: ``[(network, weight), ...]`` with weights summing to 1
+TeacherArg = nn.Module | Sequence[tuple[nn.Module, float]] | None
+
+
 class Trainer:
-    """Trains ``students`` (optionally distilling from ``teacher``) with one ``recipe``."""
+    """Trains ``students`` (optionally distilling from ``teacher``, one network or several with
+    weights) with one ``recipe``; ``transfer`` adds (or, with ``transfer.only``, substitutes) a
+    filtered unlabelled transfer set on which only the distiller terms apply."""
 
     def __init__(
         self,
@@ -170,9 +181,10 @@ class Trainer:
         train_data: LabelledData,
         test_data: LabelledData,
         recipe: Recipe,
-        teacher: nn.Module | None = None,
+        teacher: TeacherArg = None,
         device: str = "cpu",
         progress: bool = True,
+        transfer: TransferSet | None = None,
     ) -> None:
         if not students:
             raise DiswotError("nothing to train")
@@ -194,12 +206,23 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         # fp16 needs loss scaling (bf16 has fp32's range and does not)
         self.scaler = torch.amp.GradScaler(torch.device(device).type) if self.precision == "fp16" else None
-        self.teacher = teacher
-        self.teacher_extractor = FeatureExtractor(teacher) if teacher is not None else None
-        if teacher is not None:
-            teacher.to(device).eval()
-            for p in teacher.parameters():
+        pairs = (
+            [] if teacher is None else [(teacher, 1.0)] if isinstance(teacher, nn.Module) else list(teacher)
+        )
+        self.teachers = [(model, float(weight), FeatureExtractor(model)) for model, weight in pairs]
+        self.teacher = self.teachers[0][0] if self.teachers else None  # the first (the only one, mostly)
+        for model, _, _ in self.teachers:
+            model.to(device).eval()
+            for p in model.parameters():
                 p.requires_grad_(False)
+        self.transfer = transfer
+        if transfer is not None and not self.teachers:
+            raise DiswotError("a transfer set is distilled on; it needs a teacher and distillers")
+        if transfer is not None and len(transfer.data) < recipe.batch_size:
+            raise DataError(
+                f"the transfer set has {len(transfer.data)} images, fewer than one batch of "
+                f"{recipe.batch_size}; lower --batch-size"
+            )
         self._prepare()
 
     # set-up --------------------------------------------------------------------------------------
@@ -210,18 +233,19 @@ class Trainer:
     def _prepare(self) -> None:
         num_classes = self.train_data.num_classes
         example = self.train_data.scoring_batch(min(32, len(self.train_data)), seed=0, device=self.device)
-        teacher_feats = self._teacher_features(example) if self.teacher is not None else None
-        if teacher_feats is not None and not torch.isfinite(teacher_feats.logits).all():
-            # NaN/inf weights would only show as a NaN loss after an epoch of wasted training
-            raise CheckpointError(
-                "the teacher's outputs on a real batch are not finite (NaN or inf): its weights are "
-                "corrupt or its training diverged; use another --teacher"
-            )
-        if teacher_feats is not None and teacher_feats.logits.shape[1] != num_classes:
-            raise DataError(
-                f"the teacher predicts {teacher_feats.logits.shape[1]} classes but the data has "
-                f"{num_classes}; use a teacher trained on this dataset"
-            )
+        teacher_feats = self._teacher_features(example) if self.teachers else None
+        for feats in teacher_feats or []:
+            if not torch.isfinite(feats.logits).all():
+                # NaN/inf weights would only show as a NaN loss after an epoch of wasted training
+                raise CheckpointError(
+                    "the teacher's outputs on a real batch are not finite (NaN or inf): its weights are "
+                    "corrupt or its training diverged; use another --teacher"
+                )
+            if feats.logits.shape[1] != num_classes:
+                raise DataError(
+                    f"the teacher predicts {feats.logits.shape[1]} classes but the data has "
+                    f"{num_classes}; use a teacher trained on this dataset"
+                )
         for run in self.students:
             self._format(run.model)
             run.extractor = FeatureExtractor(run.model)
@@ -235,7 +259,15 @@ class Trainer:
             terms = parse_distillers(run.distillers)
             if terms and teacher_feats is None:
                 raise DiswotError(f"distillers {run.distillers!r} need a teacher (--teacher)")
-            run.loss = DistillationLoss(terms, feats, teacher_feats).to(self.device) if terms else None
+            if self.transfer is not None and not terms:
+                raise DiswotError(
+                    "a transfer set is only distilled on; give distillers (e.g. --distiller kd)"
+                )
+            run.loss = None
+            if terms:
+                assert teacher_feats is not None
+                weights = [w for _, w, _ in self.teachers]
+                run.loss = TeacherSetLoss(terms, feats, teacher_feats, weights).to(self.device)
             params = list(run.model.parameters()) + (list(run.loss.parameters()) if run.loss else [])
             run.optimizer = self._optimizer(params)
             make_dir(run.out)
@@ -252,10 +284,11 @@ class Trainer:
         """Features of one batch, with the padding mask and (for Transformers) attention relations."""
         return network_on_batch(extractor, batch)
 
-    def _teacher_features(self, batch: Batch) -> Features:
-        assert self.teacher_extractor is not None and self.teacher is not None
+    def _teacher_features(self, batch: Batch) -> list[Features]:
+        """Every teacher's features of ``batch`` (in the order of the set): the one place the
+        teachers run, once per batch for all students."""
         with torch.no_grad(), autocast(self.device, self.precision):
-            return self._features(self.teacher, self.teacher_extractor, batch)
+            return [self._features(model, extractor, batch) for model, _, extractor in self.teachers]
 
     # resume ----------------------------------------------------------------------------------------
     def resume(self) -> int:
@@ -320,7 +353,7 @@ class Trainer:
         start = self.resume() if resume else 0
         if self.recipe.compile:
             self._compile()
-        steps = len(self.train_data) // self.recipe.batch_size
+        steps = self._steps_per_epoch()
         bar = tqdm(total=(self.recipe.epochs - start) * steps, disable=not self.progress, unit="batch",
                    desc=f"training {len(self.students)} model(s)")  # fmt: skip
         for epoch in range(start, self.recipe.epochs):
@@ -330,29 +363,29 @@ class Trainer:
                 for group in run.optimizer.param_groups:
                     group["lr"] = lr
                 run.model.train()
-            # (total, cross-entropy, distillation) per student, float64 so the sum is exact enough
-            sums = {r.name: torch.zeros(3, dtype=torch.float64, device=self.device) for r in self.students}
+            # (total, cross-entropy, distillation, transfer images kept, kept in the task's classes,
+            # transfer images seen) per student, float64 so the sum is exact enough
+            sums = {r.name: torch.zeros(6, dtype=torch.float64, device=self.device) for r in self.students}
             seconds = dict.fromkeys(sums, 0.0)
-            batches = self.train_data.epoch(
-                self.recipe.batch_size, shuffle=True, augment=self.recipe.augment,
-                seed=self.recipe.seed * 100_003 + epoch, drop_last=True, device=self.device,
-            )  # fmt: skip
-            for batch in batches:
-                if self.recipe.channels_last and batch.inputs.dim() == 4:
-                    batch.inputs = batch.inputs.contiguous(memory_format=torch.channels_last)
+            for batch, transfer_batch in self._epoch_batches(epoch):
                 teacher_started = time.perf_counter()
-                teacher_feats = self._teacher_features(batch) if self.teacher is not None else None
+                teacher_feats = self._teacher_features(batch) if self.teachers and batch is not None else None
+                transfer_feats = None
+                if transfer_batch is not None:
+                    transfer_feats = self._teacher_features(transfer_batch)
                 teacher_s = (time.perf_counter() - teacher_started) / len(self.students)
+                extra = () if transfer_batch is None else (transfer_batch, transfer_feats)
                 for run in self.students:
                     started = time.perf_counter()
-                    sums[run.name] += self._step(run, batch, teacher_feats)
+                    sums[run.name] += self._step(run, batch, teacher_feats, *extra)
                     seconds[run.name] += time.perf_counter() - started + teacher_s
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, refresh=False)
             last = epoch + 1 == self.recipe.epochs
             for run in self.students:
                 started = time.perf_counter()
-                loss, ce, distill = (v / steps for v in sums[run.name].tolist())  # the epoch's one read
+                totals = sums[run.name].tolist()  # the epoch's one read
+                loss, ce, distill = (v / steps for v in totals[:3])
                 if not math.isfinite(loss):
                     raise DiswotError(
                         f"the training loss of {run.name} became {loss} in epoch {epoch + 1}; "
@@ -366,25 +399,99 @@ class Trainer:
                 run.wall_s += seconds[run.name] + time.perf_counter() - started
                 row = {"epoch": epoch + 1, "lr": lr, "loss": loss, "ce": ce, "distill": distill,
                        "test_accuracy": accuracy, "wall_s": run.wall_s}  # fmt: skip
+                if self.transfer is not None:
+                    kept, in_task, seen = totals[3:]
+                    row["kept_fraction"] = kept / seen
+                    row["kept_in_task"] = in_task / kept  # NaN when the transfer labels name no task class
                 run.metrics.append(row)
                 self._save_state(run, epoch + 1)
                 write_metrics(run, plot=last)
         bar.close()
         return [self._finish(run) for run in self.students]
 
-    def _step(self, run: StudentRun, batch: Batch, teacher: Features | None) -> torch.Tensor:
-        """One optimisation step; the detached ``(loss, ce, distill)``, left on the device."""
+    def _steps_per_epoch(self) -> int:
+        data = self.transfer.data if self.transfer is not None and self.transfer.only else self.train_data
+        return len(data) // self.recipe.batch_size
+
+    def _epoch_batches(self, epoch: int) -> Iterator[tuple[Batch | None, Batch | None]]:
+        """``(labelled, transfer)`` batches of one epoch; either is ``None`` when not used.
+
+        Beside the labelled set the transfer set is cycled (reshuffled each pass) so that every
+        labelled batch has a transfer batch; with ``transfer.only`` an epoch is one transfer pass.
+        """
+        seed = self.recipe.seed * 100_003 + epoch
+
+        def passes(data: LabelledData, first_seed: int, cycle: bool) -> Iterator[Batch]:
+            for k in itertools.count():
+                yield from data.epoch(
+                    self.recipe.batch_size, shuffle=True, augment=self.recipe.augment,
+                    seed=first_seed + k * 7, drop_last=True, device=self.device,
+                )  # fmt: skip
+                if not cycle:
+                    return
+
+        labelled: Iterator[Batch | None] = itertools.repeat(None)
+        transfer: Iterator[Batch | None] = itertools.repeat(None)
+        if self.transfer is None or not self.transfer.only:
+            labelled = passes(self.train_data, seed, cycle=False)  # sets the epoch's length
+        if self.transfer is not None:
+            transfer = passes(self.transfer.data, seed + 50_021, cycle=not self.transfer.only)
+        for batch, transfer_batch in zip(labelled, transfer, strict=False):  # one side may be endless
+            for b in (batch, transfer_batch):
+                if b is not None and self.recipe.channels_last and b.inputs.dim() == 4:
+                    b.inputs = b.inputs.contiguous(memory_format=torch.channels_last)
+            yield batch, transfer_batch
+
+    def _transfer_loss(
+        self, run: StudentRun, batch: Batch, teachers: list[Features]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The distiller terms on the images of a transfer batch that the rule keeps (labels: the
+        teacher set's predicted classes); also how many were kept and how many are in the task."""
+        assert self.transfer is not None and run.loss is not None and run.extractor is not None
+        feats = self._features(run.model, run.extractor, batch)
+        probs = ensemble_probs(teachers, [w for _, w, _ in self.teachers])
+        kept = self.transfer.choose(probs, feats.logits)
+        loss = run.loss(
+            subset_features(feats, kept), [subset_features(t, kept) for t in teachers], probs[kept].argmax(1)
+        ).float()
+        count = torch.tensor(float(len(kept)), dtype=torch.float64, device=loss.device)
+        return loss, count, self.transfer.in_task_count(batch.labels, kept)
+
+    def _step(
+        self,
+        run: StudentRun,
+        batch: Batch | None,
+        teacher: list[Features] | None,
+        transfer_batch: Batch | None = None,
+        transfer_teacher: list[Features] | None = None,
+    ) -> torch.Tensor:
+        """One optimisation step; the detached ``(loss, ce, distill, kept, kept in task, seen)``,
+        left on the device."""
         assert run.optimizer is not None and run.extractor is not None
-        labels = batch.labels
+        zero = torch.zeros((), device=self.device)
+        loss = ce = distill = zero
+        transfer_stats = [zero, zero, zero]
         with autocast(self.device, self.precision):
-            feats = self._features(run.model, run.extractor, batch)
-            ce = F.cross_entropy(feats.logits.float(), labels)
-            loss = self.recipe.ce_weight * ce
-            distill = torch.zeros((), device=ce.device)
-            if run.loss is not None:
-                assert teacher is not None
-                distill = run.loss(feats, teacher, labels).float()
-                loss = loss + distill
+            if batch is not None:
+                labels = batch.labels
+                feats = self._features(run.model, run.extractor, batch)
+                ce = F.cross_entropy(
+                    feats.logits.float(), labels, label_smoothing=self.recipe.label_smoothing
+                )
+                loss = self.recipe.ce_weight * ce
+                if run.loss is not None:
+                    assert teacher is not None
+                    distill = run.loss(feats, teacher, labels).float()
+                    loss = loss + distill
+            if transfer_batch is not None:
+                assert transfer_teacher is not None
+                on_transfer, kept, in_task = self._transfer_loss(run, transfer_batch, transfer_teacher)
+                distill = distill + on_transfer
+                loss = loss + on_transfer
+                seen = torch.tensor(
+                    float(len(transfer_batch.labels)), dtype=torch.float64, device=kept.device
+                )
+                transfer_stats = [kept, in_task, seen]
         run.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -393,7 +500,7 @@ class Trainer:
         else:
             loss.backward()
             run.optimizer.step()
-        return torch.stack([loss, ce, distill]).detach()
+        return torch.stack([t.double() for t in (loss, ce, distill, *transfer_stats)]).detach()
 
     def _compile(self) -> None:
         """``torch.compile`` every block of each student that holds no feature hook.
