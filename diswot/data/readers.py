@@ -25,7 +25,6 @@ from diswot.errors import DataError
 from diswot.registry import Registry
 
 
-
 @dataclass(frozen=True)
 class DatasetReader:
     """A registered dataset: its reader ``read(root, train=..., download=..., [tokenizer=...])``

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from torch import nn
@@ -14,6 +14,7 @@ ModelFactory = Callable[..., nn.Module]
 #: is not its own; the search spaces register theirs, so ``models`` never imports the layer above
 SpecBuilder = Callable[[str, str, int, "dict[str, Any] | None"], "nn.Module | None"]
 _SPEC_BUILDERS: list[SpecBuilder] = []
+_SPEC_PREFIXES: list[Callable[[], Iterable[str]]] = []
 
 MODELS: Registry[ModelFactory] = Registry("model")
 
@@ -27,11 +28,20 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-def register_spec_builder(builder: SpecBuilder) -> SpecBuilder:
-    """Add a builder of ``PREFIX:KEY`` model specs (see :func:`~diswot.models.build_model`)."""
+def register_spec_builder(
+    builder: SpecBuilder, prefixes: Callable[[], Iterable[str]] = tuple
+) -> SpecBuilder:
+    """Add a builder of ``PREFIX:KEY`` model specs (see :func:`~diswot.models.build_model`);
+    ``prefixes`` lists the prefixes it owns, read on each call (spaces register at any time)."""
     if builder not in _SPEC_BUILDERS:
         _SPEC_BUILDERS.append(builder)
+        _SPEC_PREFIXES.append(prefixes)
     return builder
+
+
+def spec_prefixes() -> set[str]:
+    """Every ``PREFIX`` of a ``PREFIX:KEY`` spec that a registered builder owns."""
+    return {prefix for listed in _SPEC_PREFIXES for prefix in listed()}
 
 
 def build_from_spec(

@@ -15,6 +15,7 @@ from typing import Any
 
 from diswot.errors import DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
+from diswot.models.registry import spec_prefixes
 
 
 class TeacherSetError(DiswotError):
@@ -26,10 +27,8 @@ def _split_weight(text: str) -> tuple[str, float | None]:
     is not a number (``nb201:|...|`` or ``C:/x.pt`` are specs without a weight). Two exceptions
     keep a numeric tail in the spec: an existing path, and ``SPACE:ARCH`` with a numeric key
     (``resnet-depth:135``; weigh it as ``resnet-depth:135:0.5``)."""
-    from diswot.search_spaces import SPACES
-
     spec, sep, tail = text.rpartition(":")
-    if not sep or not spec or Path(text).expanduser().exists() or spec.lower() in SPACES:
+    if not sep or not spec or Path(text).expanduser().exists() or spec.lower() in spec_prefixes():
         return text, None
     try:
         weight = float(tail)

@@ -230,7 +230,6 @@ def list_spaces() -> list[str]:
     return SPACES.names()
 
 
-@register_spec_builder
 def build_space_model(
     space_name: str, arch_key: str, num_classes: int, options: dict[str, Any] | None
 ) -> nn.Module | None:
@@ -239,3 +238,6 @@ def build_space_model(
         return None
     space = get_space(space_name, **(options or {}))
     return space.build(space.decode(arch_key), num_classes=num_classes)
+
+
+register_spec_builder(build_space_model, SPACES.names)
