@@ -145,7 +145,7 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         batch_size=args.batch_size,
         num_batches=args.num_batches,
-        teacher=args.teacher,
+        teacher=_teacher_set(args.teacher),
         teacher_model=args.teacher_model,
         device=args.device,
         plots=not args.no_plots,
@@ -177,7 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         population=args.population, tournament=args.tournament, proposals_per_step=args.proposals_per_step
     )
     config = SearchConfig(
-        args.space, teacher=args.teacher, data=args.dataset, proxy=args.proxy, budget=budget,
+        args.space, teacher=_teacher_set(args.teacher), data=args.dataset, proxy=args.proxy, budget=budget,
         strategy=args.strategy, evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed,
         proxy_seed=args.proxy_seed,
         params=params, objective=args.objective, record=[p for p in args.record.split(",") if p.strip()],
@@ -189,6 +189,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = search(config=config)
     truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
+    if len(result.teachers) > 1:
+        listed = ", ".join(f"{t['teacher']} ({t['weight']:.3g})" for t in result.teachers)
+        truth += f"\n  against the teachers {listed}"
     print(
         f"best {result.proxy}={result.score:.6g}  {result.arch}\n"
         f"  params={_format_count(result.params)}  flops={_format_count(result.flops)}{truth}\n"
@@ -227,7 +230,27 @@ def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--data-root", default=None, help="folder holding the dataset")
 
 
-def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False, several: bool = False) -> None:
+def _teacher_set(values: list[str] | None):
+    """Repeated ``--teacher SPEC[:WEIGHT]``: ``None`` (the default teacher), one spec, or
+    ``[(spec, weight)]`` for a set of two or more."""
+    from diswot.models.teachers import parse_teacher_args
+
+    if not values:
+        return None
+    pairs = parse_teacher_args(values)
+    return pairs[0][0] if len(pairs) == 1 else pairs
+
+
+#: what a teacher set means, per command that takes one
+_SET_MEANING = {
+    "score": "a teacher-aware proxy scores the student against each and takes the weighted sum; "
+    "the store keys scores by the whole set",
+    "distill": "every distiller term is applied per teacher with its weight",
+}
+
+
+def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False, several: str | None = None) -> None:
+    """``--teacher`` (repeatable with weights when ``several`` names what a set means there)."""
     from diswot.proxies.setup import DEFAULT_TEACHER
 
     default = "" if required else f" (default: {DEFAULT_TEACHER} for images; text needs one)"
@@ -236,7 +259,7 @@ def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False, severa
             "--teacher", action="append", default=None, required=required,
             help="checkpoint file, Hugging Face folder, or model name (random init), optionally "
             "SPEC:WEIGHT; repeat for a teacher set (weights default to 1 and are normalised to sum 1; "
-            "every distiller term is applied per teacher with its weight)",
+            f"{_SET_MEANING[several]}){default}",
         )  # fmt: skip
     else:
         p.add_argument(
@@ -392,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search a space for the student a proxy ranks best against a teacher")
     p.add_argument("--space", default="nb201", help="search space (diswot list spaces)")
-    _add_teacher_args(p)
+    _add_teacher_args(p, several="score")
     _add_data_args(p)
     p.add_argument(
         "--proxy", default=AUTO,
@@ -450,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_teacher)
 
     p = sub.add_parser("distill", help="distill a teacher into one or several students at once")
-    _add_teacher_args(p, required=True, several=True)
+    _add_teacher_args(p, required=True, several="distill")
     p.add_argument("--student", action="append", required=True,
                    help="SPACE:ARCH, a zoo name, or a search's result.json (repeatable)")  # fmt: skip
     p.add_argument("--top-k", type=_positive_int, default=1, help="students taken from a result.json")
@@ -499,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--num-batches", type=_positive_int, default=1)
-    _add_teacher_args(p)
+    _add_teacher_args(p, several="score")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--budget-bands", type=int, default=4,

@@ -25,7 +25,7 @@ from diswot.errors import BudgetError, DataError, DiswotError
 from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
 from diswot.proxies.cache import ScoreCache
-from diswot.proxies.setup import resolve_fitness, scoring_setup
+from diswot.proxies.setup import TeacherSetSpec, TeacherSpec, resolve_fitness, scoring_setup
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import ScoringJob, SerialExecutor
@@ -46,7 +46,7 @@ class ProxyBenchConfig:
     data_root: str | None = None
     batch_size: int = 64
     num_batches: int = 1
-    teacher: str | None = None  # None: diswot.proxies.setup.DEFAULT_TEACHER for image data
+    teacher: TeacherSpec | TeacherSetSpec = None  # None: DEFAULT_TEACHER for image data; [(spec, w)]: a set
     teacher_model: str | None = None
     device: str = "cpu"
     cache: str | None = None

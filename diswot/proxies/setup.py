@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -59,6 +59,7 @@ class ScoringSetup:
     proxy_seed: int
     data_key: str  # :func:`data_fingerprint` of the batches
     teacher_key: str  # :func:`teacher_set_fingerprint` of the teachers, ``none`` when not loaded
+    named_teachers: list[tuple[str, float]] = field(default_factory=list)  # (as given, weight) each
 
     @property
     def num_classes(self) -> int:
@@ -142,18 +143,19 @@ def scoring_setup(
         tuple((TeacherContext(one.model, b, pretrained=one.pretrained), w) for one, w in loaded)
         for b in batches
     ]
-    names, keys = [], []
+    names, keys, named = [], [], []
     for (spec, weight), (one, _) in zip(members, loaded, strict=True):
         spec = DEFAULT_TEACHER if spec is None else spec
         name = str(spec) if isinstance(spec, (str, Path)) else one.spec
         names.append(name if len(members) == 1 else f"{name}:{weight:.4g}")
+        named.append((name, weight))
         keys.append(
             (teacher_fingerprint(spec if isinstance(spec, (str, Path)) else one.model, proxy_seed), weight)
         )
     return ScoringSetup(
         dataset=dataset, batches=batches, contexts=contexts, teachers=loaded, teacher_name=" + ".join(names),
         proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
-        teacher_key=teacher_set_fingerprint(keys),
+        teacher_key=teacher_set_fingerprint(keys), named_teachers=named,
     )  # fmt: skip
 
 

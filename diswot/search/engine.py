@@ -159,6 +159,7 @@ def _run(cfg: SearchConfig) -> SearchResult:
         ledger, space.name, proxy_names[0], cfg.strategy, cfg.objective, truth, cfg.top_k, run_dir.path,
         space.options(),
     )  # fmt: skip
+    result.teachers = [{"teacher": name, "weight": weight} for name, weight in setup.named_teachers]
     if run_dir.path is not None:
         from diswot.search.outputs import write_outputs
 
@@ -196,6 +197,8 @@ def _run_config(
     }  # fmt: skip
     if aggregate:  # only then: the run ids of other runs stay what they were
         config["reference_size"] = cfg.reference_size
+    if len(setup.named_teachers) > 1:  # likewise: a single teacher's run id is what it was
+        config["teachers"] = [list(pair) for pair in setup.named_teachers]
     return config
 
 

@@ -65,6 +65,8 @@ class SearchResult:
     pareto: list[EvaluationRecord] = field(repr=False)
     out: Path | None = None
     space_options: dict[str, Any] = field(default_factory=dict)  # those differing from the default
+    #: the teachers the proxies compared with, each ``{"teacher", "weight"}``; empty when none did
+    teachers: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         summary = {k: v for k, v in asdict(self).items() if k not in {"history", "top_k", "pareto", "out"}}
@@ -107,6 +109,7 @@ class SearchResult:
             pareto=tables["pareto"] if tables["pareto"] is not None else _summary_rows(saved, "pareto"),
             out=path.parent,
             space_options=saved.get("space_options") or {},
+            teachers=saved.get("teachers") or [],
         )
         return cls(**summary)
 

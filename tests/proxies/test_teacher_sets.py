@@ -84,3 +84,24 @@ def test_teachers_with_different_class_counts_are_refused(tmp_path, cifar10_trai
     with pytest.raises(DiswotError, match="class"):
         scoring_setup(get_space("resnet-depth"), cifar10_train, [(str(ten), 1), (str(hundred), 1)], ["kd"],
                       batch_size=16, num_batches=1, proxy_seed=0)  # fmt: skip
+
+
+def test_search_and_bench_take_a_repeated_teacher_flag(tmp_path, capsys):
+    from diswot.cli import main
+    from diswot.search import SearchResult
+
+    a = save_checkpoint(tmp_path / "a.pt", build_model("resnet8"), "resnet8", 10)
+    args = ["search", "--space", "resnet-depth", "--proxy", "diswot_map_trained", "--evaluations", "2",
+            "--batch-size", "16", "--no-plots",
+            "--teacher", f"{a}:0.7", "--teacher", "resnet20:0.3"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    assert "against the teachers" in capsys.readouterr().out
+    result = SearchResult.load(tmp_path / "run")
+    assert [t["weight"] for t in result.teachers] == pytest.approx([0.7, 0.3])
+    assert result.teachers[1]["teacher"] == "resnet20"
+    # bad weights: one line, exit 2, nothing written
+    for bad in ([f"{a}:0", "resnet20:0"], [f"{a}:-1"], [f"{a}:1,5"]):
+        out = tmp_path / "bad"
+        assert main([*args[:-4], *(x for t in bad for x in ("--teacher", t)), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and not out.exists()
