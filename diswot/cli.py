@@ -489,10 +489,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-archs", type=_positive_int, default=16, help="students sampled with --seed")
     p.add_argument("--archs", default=None, help="exact students: a file (one per line) or a,b,c")
     p.add_argument("--all", action="store_true", help="every architecture of a finite space")
-    p.add_argument("--seeds", type=_seed_list, default=None,
-                   help="training seeds, e.g. 0,1: per-seed columns and their mean (default: --seed)")
-    p.add_argument("--workers", type=_positive_int, default=1,
-                   help="groups trained at once, in processes (several per GPU keep it busy)")
+    p.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        help="training seeds, e.g. 0,1: per-seed columns and their mean (default: --seed)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="groups trained at once, in processes (several per GPU keep it busy)",
+    )
     p.add_argument("--gpus", type=_seed_list, default=None, help="GPU indices the workers share, e.g. 0,1")
     p.add_argument("--distiller", default="kd")
     p.add_argument("--vanilla", action="store_true", help="also train each student without a teacher")

@@ -27,6 +27,7 @@ from diswot.registry import Registry
 if TYPE_CHECKING:
     from diswot.data.text import Tokenizer
 
+
 @dataclass(frozen=True)
 class DatasetReader:
     """A registered dataset: its reader ``read(root, train=..., download=..., [tokenizer=...])``
@@ -53,6 +54,7 @@ def register_dataset(
         return read
 
     return add
+
 
 CIFAR_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 CIFAR_ARCHIVES = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from diswot.atomic import save_figure, save_torch, write_json, write_with
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
 from diswot.distill.distillers import DistillationLoss, parse_distillers
@@ -69,9 +69,7 @@ class Recipe:
         if self.epochs < 1 or self.batch_size < 1:
             raise DiswotError("epochs and batch size must be at least 1")
         if self.precision not in PRECISIONS:
-            raise DiswotError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+            raise DiswotError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.eval_every < 1:
             raise DiswotError(f"eval_every must be at least 1, got {self.eval_every}")
         if self.optimizer not in {"sgd", "adamw"}:
@@ -126,8 +124,7 @@ def check_device(device: str) -> torch.device:
             raise DiswotError(f"--device {device} asked for a GPU but torch sees none; use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DiswotError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); "
-                "number them from 0"
+                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); number them from 0"
             )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise DiswotError(f"--device {device} asked for Apple's GPU but torch sees none; use --device cpu")
@@ -306,9 +303,7 @@ class Trainer:
             "loss": run.loss.state_dict() if run.loss else {}, "metrics": run.metrics, "wall_s": run.wall_s,
             "recipe": asdict(self.recipe),
         }  # fmt: skip
-        tmp = run.out / (STATE_FILE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(run.out / STATE_FILE)
+        save_torch(state, run.out / STATE_FILE)
 
     # the loop --------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
@@ -432,9 +427,7 @@ class Trainer:
             space_options=run.space_options, test_accuracy=final, distillers=run.distillers,
             epochs=self.recipe.epochs,
         )  # fmt: skip
-        tmp = run.out / "result.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(run.out / "result.json")
+        write_json(run.out / "result.json", summary)
         return summary
 
 
@@ -461,10 +454,14 @@ def write_metrics(run: StudentRun, plot: bool = True) -> None:
     """
     if not run.metrics:
         return
-    with open(run.out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
-        writer.writeheader()
-        writer.writerows(run.metrics)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
+            writer.writeheader()
+            writer.writerows(run.metrics)
+
+    write_with(run.out / "metrics.csv", write)
     if not plot:
         return
     import matplotlib
@@ -486,5 +483,5 @@ def write_metrics(run: StudentRun, plot: bool = True) -> None:
     right.set_ylabel("test top-1 (%)")
     fig.suptitle(f"{run.name} ({run.distillers})")
     fig.tight_layout()
-    fig.savefig(run.out / "metrics.png")
+    save_figure(fig, run.out / "metrics.png")
     plt.close(fig)

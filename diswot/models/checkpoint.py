@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.atomic import save_torch
 from diswot.errors import CheckpointError, DiswotError, UnknownNameError
 from diswot.models.registry import MODELS
 
@@ -72,10 +73,7 @@ def save_checkpoint(
     }
     if space_options:
         payload["space_options"] = dict(space_options)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
-    return path
+    return save_torch(payload, path)  # a crash mid-write never leaves a truncated checkpoint behind
 
 
 @dataclass

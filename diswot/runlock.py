@@ -1,0 +1,93 @@
+"""One run per output folder: an OS file lock held for the run's whole life.
+
+``diswot search`` (also ``--resume``), ``diswot bench proxies`` and ``diswot distill`` take the
+lock of their ``--out`` folder before any setup, so two runs can never write into one folder
+(nor a ``--resume`` attach to a run still going): the second is refused at once with one line
+naming the holder's PID. The lock is the operating system's (``flock`` via :mod:`filelock`), so
+the kernel frees it when its process dies: a lock left by a killed run never blocks the next one.
+
+The lock lives in the folder as :data:`LOCK_FILE`, with the holder's PID in :data:`PID_FILE`
+beside it (the lock file itself is opened, and may be truncated, by every contender). Both are
+hidden names that run-folder checks and exports ignore (:func:`is_lock_file`), and both are
+removed when the lock is released (the lock file by :mod:`filelock`, race-free).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from diswot.errors import RunInUseError
+
+LOCK_FILE = ".diswot.lock"
+PID_FILE = ".diswot.lock.pid"
+LOCK_FILES = frozenset({LOCK_FILE, PID_FILE})
+
+
+def is_lock_file(path: str | Path) -> bool:
+    """Whether ``path`` is one of the lock's files (not part of a run's results)."""
+    return Path(path).name in LOCK_FILES
+
+
+class RunLock:
+    """The lock of run folder ``folder`` (which must exist). Use as a context manager, or call
+    :meth:`acquire` and :meth:`release`; acquiring never waits.
+
+    ``flag`` names the option the folder came from, for the message (``--out``).
+    """
+
+    def __init__(self, folder: str | Path, flag: str = "--out") -> None:
+        self.folder = Path(folder)
+        self.flag = flag
+        self._lock: FileLock | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._lock is not None
+
+    def acquire(self) -> RunLock:
+        """Take the lock or raise :class:`RunInUseError` naming the holder; returns ``self``."""
+        lock = FileLock(self.folder / LOCK_FILE, timeout=0, fallback_to_soft=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RunInUseError(
+                f"{self.folder} is in use by another diswot run (PID {self._holder()}); wait for it to "
+                f"finish (or stop it), or choose another {self.flag}"
+            ) from None
+        except (OSError, NotImplementedError) as exc:
+            # a file system without OS locks (some network mounts): run unlocked rather than not at all
+            warning = f"diswot: warning: cannot lock {self.folder} ({exc}); running without a lock"
+            print(warning, file=sys.stderr)
+            return self
+        self._lock = lock
+        with contextlib.suppress(OSError):  # the PID is for the message only
+            (self.folder / PID_FILE).write_text(f"{os.getpid()}\n")
+        return self
+
+    def release(self) -> None:
+        """Free the lock and remove its files (a no-op when not held)."""
+        if self._lock is None:
+            return
+        with contextlib.suppress(OSError):
+            (self.folder / PID_FILE).unlink(missing_ok=True)
+        # filelock removes the lock file itself, in an order that is safe against a contender
+        # opening it at that moment (unlinking it here could let two runs hold two inodes)
+        self._lock.release()
+        self._lock = None
+
+    def _holder(self) -> str:
+        try:
+            return (self.folder / PID_FILE).read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
