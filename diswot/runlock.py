@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from diswot.errors import RunInUseError
+from diswot.errors import RunDirError, RunInUseError
+from diswot.paths import make_dir
 
 LOCK_FILE = ".diswot.lock"
 PID_FILE = ".diswot.lock.pid"
@@ -43,7 +46,24 @@ class RunLock:
     def __init__(self, folder: str | Path, flag: str = "--out") -> None:
         self.folder = Path(folder)
         self.flag = flag
+        self.made_folder = False
         self._lock: FileLock | None = None
+
+    @classmethod
+    def on(cls, folder: str | Path, flag: str = "--out") -> RunLock:
+        """Make ``folder`` if need be (a file there is an error) and take its lock; a folder made
+        here and left empty is removed again by :meth:`release`."""
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise RunDirError(f"{flag} {folder} is a file, not a folder; choose another {flag}")
+        lock = cls(folder, flag)
+        lock.made_folder = not folder.exists()
+        make_dir(folder)
+        try:
+            return lock.acquire()
+        except BaseException:
+            lock.tidy()
+            raise
 
     @property
     def held(self) -> bool:
@@ -70,15 +90,32 @@ class RunLock:
         return self
 
     def release(self) -> None:
-        """Free the lock and remove its files (a no-op when not held)."""
+        """Free the lock and remove the PID file; then :meth:`tidy` (a no-op when not held)."""
         if self._lock is None:
             return
+        empty = self._made_and_empty()
         with contextlib.suppress(OSError):
             (self.folder / PID_FILE).unlink(missing_ok=True)
-        # filelock removes the lock file itself, in an order that is safe against a contender
-        # opening it at that moment (unlinking it here could let two runs hold two inodes)
+            if empty:  # while still held: no other run can be using a folder we remove
+                (self.folder / LOCK_FILE).unlink(missing_ok=True)
+        # otherwise the lock file stays (hidden, ignored by the checks): unlinking it after the
+        # release could let two runs lock two inodes of one name
         self._lock.release()
         self._lock = None
+        self.tidy()
+
+    def tidy(self) -> None:
+        """Remove the folder if :meth:`on` made it and the run left nothing in it."""
+        if self._made_and_empty():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _made_and_empty(self) -> bool:
+        if not self.made_folder:
+            return False
+        try:
+            return all(is_lock_file(c) for c in self.folder.iterdir())
+        except OSError:
+            return False
 
     def _holder(self) -> str:
         try:
@@ -87,7 +124,17 @@ class RunLock:
             return "unknown"
 
     def __enter__(self) -> RunLock:
-        return self.acquire()
+        return self if self.held else self.acquire()  # ``with RunLock.on(folder):`` holds it already
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def locked_folder(folder: str | Path, flag: str = "--out") -> Iterator[RunLock]:
+    """``with locked_folder(out):`` the run's life, holding ``out``'s lock (see :meth:`RunLock.on`)."""
+    lock = RunLock.on(folder, flag)
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -26,6 +26,7 @@ from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
 from diswot.proxies.cache import ScoreCache
 from diswot.proxies.setup import resolve_fitness, scoring_setup
+from diswot.runlock import locked_folder
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import ScoringJob, SerialExecutor
@@ -99,7 +100,15 @@ def _check_truth_varies(column: str, values: list[float | None]) -> None:
 
 
 def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
-    """Score sampled architectures, correlate with ground truth, write JSON, CSV and plots."""
+    """Score sampled architectures, correlate with ground truth, write JSON, CSV and plots.
+
+    ``cfg.out``'s lock (:mod:`diswot.runlock`) is held throughout: a second bench on the folder
+    is refused at once rather than interleaving its files with this one's."""
+    with locked_folder(cfg.out):
+        return _run_proxy_bench(cfg)
+
+
+def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     from tqdm import tqdm
 
     space = get_space(cfg.space)

@@ -17,6 +17,7 @@ from diswot.distill.trainer import STATE_FILE, Recipe, StudentRun, Trainer
 from diswot.errors import DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, build_model, load_teacher
 from diswot.models.huggingface import teacher_tokenizer
+from diswot.runlock import is_lock_file, locked_folder
 from diswot.search.result import SearchResult, Student
 
 
@@ -109,45 +110,50 @@ def distill(
     recipe = recipe or Recipe()
     out = Path(out)
     parse_distillers(distillers)  # fail early on a bad spec
-    _check_out(out, resume)
-    tokenizer = None if isinstance(teacher, Teacher) else teacher_tokenizer(teacher)
-    train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
-    teacher_obj = None
-    if parse_distillers(distillers):
-        teacher_obj = (
-            teacher
-            if isinstance(teacher, Teacher)
-            else load_teacher(teacher, num_classes=train.num_classes, model=teacher_model, seed=recipe.seed)
-        )
-    runs = []
-    for i, student in enumerate(students):
-        spec = student if isinstance(student, str) else student.spec
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(recipe.seed * 7919 + i)
-            if isinstance(student, str):
-                model = build_model(student, num_classes=train.num_classes)
-            else:
-                model = student.build(num_classes=train.num_classes)
-        for split in (train, test) if train.input_kind == "tokens" else ():
-            check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
-        run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
-        options = {} if isinstance(student, str) else dict(student.options)
-        runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
-    created = not out.exists()
-    try:
-        trainer = Trainer(
-            runs, train, test, recipe, teacher_obj.model if teacher_obj else None, device, progress
-        )
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    summaries = trainer.fit(resume=resume)
-    for summary in summaries:
-        summary["teacher"] = None if teacher_obj is None else str(teacher_obj.source)
-    if export:
-        _export_students(runs, summaries, teacher_obj)
-    return summaries
+    with locked_folder(out) as lock:  # one run per folder, taken before any setup
+        _check_out(out, resume)
+        tokenizer = None if isinstance(teacher, Teacher) else teacher_tokenizer(teacher)
+        train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
+        teacher_obj = None
+        if parse_distillers(distillers):
+            teacher_obj = (
+                teacher
+                if isinstance(teacher, Teacher)
+                else load_teacher(
+                    teacher, num_classes=train.num_classes, model=teacher_model, seed=recipe.seed
+                )
+            )
+        runs = []
+        for i, student in enumerate(students):
+            spec = student if isinstance(student, str) else student.spec
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(recipe.seed * 7919 + i)
+                if isinstance(student, str):
+                    model = build_model(student, num_classes=train.num_classes)
+                else:
+                    model = student.build(num_classes=train.num_classes)
+            for split in (train, test) if train.input_kind == "tokens" else ():
+                check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
+            run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
+            options = {} if isinstance(student, str) else dict(student.options)
+            runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
+        try:
+            trainer = Trainer(
+                runs, train, test, recipe, teacher_obj.model if teacher_obj else None, device, progress
+            )
+        except BaseException:
+            if lock.made_folder:  # a failed start leaves no folder behind
+                for child in out.iterdir():
+                    if is_lock_file(child):
+                        continue
+                    shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+            raise
+        summaries = trainer.fit(resume=resume)
+        for summary in summaries:
+            summary["teacher"] = None if teacher_obj is None else str(teacher_obj.source)
+        if export:
+            _export_students(runs, summaries, teacher_obj)
+        return summaries
 
 
 def _export_students(

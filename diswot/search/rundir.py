@@ -20,8 +20,7 @@ from typing import Any
 
 from diswot.atomic import write_json
 from diswot.errors import RunDirError
-from diswot.paths import make_dir
-from diswot.runlock import LOCK_FILE, RunLock, is_lock_file
+from diswot.runlock import RunLock, is_lock_file
 
 RUN_FILE = "run.json"
 
@@ -46,13 +45,9 @@ class RunDir:
     def _lock_and_check(self, path: Path, resume: bool) -> None:
         """Take the folder's lock (making the folder if need be), then check what it holds: a
         second run on the folder is refused before it reads anything of it."""
-        if path.exists() and not path.is_dir():
-            raise RunDirError(f"--out {path} is a file, not a folder; choose another --out")
-        self.made_dir = not path.exists()
-        make_dir(path)
-        self.lock = RunLock(path)
+        self.lock = RunLock.on(path)
+        self.made_dir = self.lock.made_folder
         try:
-            self.lock.acquire()
             check_writable(path)
             check_run_dir(path, resume)
         except BaseException:
@@ -93,15 +88,9 @@ class RunDir:
         :meth:`discard` emptied it) is removed, so a failed run leaves no trace."""
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-        if self.lock is None or self.path is None:
-            return
-        empty = self.made_dir and all(is_lock_file(c) for c in _children(self.path))
-        if empty:  # remove the lock file while holding it: no one else can be using the folder
-            (self.path / LOCK_FILE).unlink(missing_ok=True)
-        self.lock.release()
-        self.lock = None
-        if empty:
-            shutil.rmtree(self.path, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def _children(path: Path) -> list[Path]:
