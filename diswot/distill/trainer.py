@@ -29,6 +29,7 @@ from torch import nn
 from diswot.atomic import save_figure, save_torch, write_json, write_with
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
+from diswot.devices import check_device
 from diswot.distill.distillers import DistillationLoss, parse_distillers
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import save_checkpoint
@@ -111,24 +112,6 @@ class StudentRun:
     metrics: list[dict[str, float]] = field(default_factory=list)
     started_epoch: int = 0
     wall_s: float = 0.0
-
-
-def check_device(device: str) -> torch.device:
-    """``device`` as a :class:`torch.device`, or a one-line error when this machine lacks it."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise DiswotError(f"--device {device!r} is not a device name; use cpu, cuda, cuda:1 or mps") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DiswotError(f"--device {device} asked for a GPU but torch sees none; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DiswotError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); number them from 0"
-            )
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DiswotError(f"--device {device} asked for Apple's GPU but torch sees none; use --device cpu")
-    return dev
 
 
 def resolve_precision(precision: str, device: str | torch.device) -> str:
