@@ -134,7 +134,10 @@ def check_same_config(out_dir: Path, config: dict[str, Any]) -> None:
             f"{out_dir / RUN_FILE} is not a diswot run file; start a new run with another --out"
         )
     differing = [k for k in config if stored.get(k) != config[k]]
-    if "proxy_definitions" in differing:
+    # another --proxy (or --record) changes the definitions too: name the setting, not the version
+    if "proxy_definitions" in differing and {"proxy", "record"} & set(differing):
+        differing.remove("proxy_definitions")
+    if "proxy_definitions" in differing and len(differing) == 1:
         raise RunDirError(
             f"{out_dir} was scored by another version of its proxies ({stored.get('proxy_definitions')}, "
             f"now {config['proxy_definitions']}), so it cannot be continued consistently; start a new "
