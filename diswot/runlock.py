@@ -54,10 +54,17 @@ class RunLock:
         """Make ``folder`` if need be (a file there is an error) and take its lock; a folder made
         here and left empty is removed again by :meth:`release`."""
         folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
+        try:  # a name the file system refuses (too long, say) fails here, not in the setup
+            exists, is_dir = folder.exists(), folder.is_dir()
+        except OSError as exc:
+            raise RunDirError(
+                f"cannot use {flag} {str(folder)[:80]}... ({exc.strerror or exc}); choose a shorter or "
+                f"other {flag}"
+            ) from None
+        if exists and not is_dir:
             raise RunDirError(f"{flag} {folder} is a file, not a folder; choose another {flag}")
         lock = cls(folder, flag)
-        lock.made_folder = not folder.exists()
+        lock.made_folder = not exists
         make_dir(folder)
         try:
             return lock.acquire()

@@ -146,3 +146,16 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
         finally:
             tmp_path.chmod(0o700)
         assert json.loads(target.read_text()) == {"old": 1}
+
+
+def test_bad_output_paths_are_one_line_and_leave_nothing(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for out, expected in (
+        (a_file, "is a file, not a folder"),
+        (tmp_path / ("n" * 300), "File name too long"),
+    ):
+        assert main([*SEARCH, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err and "--store" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
