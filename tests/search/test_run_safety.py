@@ -159,3 +159,20 @@ def test_bad_output_paths_are_one_line_and_leave_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err and "--store" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_a_store_that_turns_read_only_mid_run_is_one_line(tmp_path):
+    import sqlite3
+
+    from diswot.errors import StoreError
+    from diswot.proxies.cache import writing
+
+    path = tmp_path / "store.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.close()
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)  # what a read-only folder gives
+    with pytest.raises(StoreError, match="cannot write to the store .*continue with --resume"):
+        with writing(read_only, path) as c:
+            c.execute("INSERT INTO t VALUES (1)")
+    read_only.close()
