@@ -172,7 +172,9 @@ def test_a_store_that_turns_read_only_mid_run_is_one_line(tmp_path):
         conn.execute("CREATE TABLE t (x INTEGER)")
     conn.close()
     read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)  # what a read-only folder gives
-    with pytest.raises(StoreError, match="cannot write to the store .*continue with --resume"):
-        with writing(read_only, path) as c:
-            c.execute("INSERT INTO t VALUES (1)")
+    with (
+        pytest.raises(StoreError, match=r"cannot write to the store .*continue with --resume"),
+        writing(read_only, path) as c,
+    ):
+        c.execute("INSERT INTO t VALUES (1)")
     read_only.close()
