@@ -45,7 +45,9 @@ def _plain_writers():
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="diswot-overhead-"))
     t = time.perf_counter()
-    result = run_search("nb201", proxy="params", evaluations=20, out=work / "run", progress=False, plots=False)
+    result = run_search(
+        "nb201", proxy="params", evaluations=20, out=work / "run", progress=False, plots=False
+    )
     search_ms = (time.perf_counter() - t) * 1000
     run_json = json.loads((work / "run" / "run.json").read_text())
     out = work / "outputs"
