@@ -65,7 +65,13 @@ class RunLock:
             raise RunDirError(f"{flag} {folder} is a file, not a folder; choose another {flag}")
         lock = cls(folder, flag)
         lock.made_folder = not exists
-        make_dir(folder)
+        missing = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
+        try:
+            make_dir(folder)
+        except RunDirError:  # e.g. a leaf name too long: take back the parents made for it
+            if missing is not None and missing != folder:
+                shutil.rmtree(missing, ignore_errors=True)
+            raise
         try:
             return lock.acquire()
         except BaseException:
