@@ -62,9 +62,10 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically (a trailing newline, like a text file)."""
-    return write_text(path, json.dumps(obj, indent=indent) + "\n")
+def write_json(path: str | Path, obj: Any, indent: int = 2, newline: bool = False) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (``newline``: end with one; the run files
+    keep the bytes they always had, without)."""
+    return write_text(path, json.dumps(obj, indent=indent) + ("\n" if newline else ""))
 
 
 def save_torch(obj: Any, path: str | Path) -> Path:

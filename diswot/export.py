@@ -254,7 +254,7 @@ def export_student(
             check["onnx_max_abs_diff"] = _onnx_diff(tmp_onnx, inputs, spec, expected)
         card = _card(source, spec, check, onnx_note)
         tmp_card = out / f".tmp-{CARD_FILE}"
-        write_json(tmp_card, card)  # fsynced; renamed with the program and the ONNX file below
+        write_json(tmp_card, card, newline=True)  # fsynced; renamed with the program and the ONNX file below
         pending.append((tmp_card, out / CARD_FILE))
     except BaseException:
         for tmp, _ in pending:

@@ -9,7 +9,7 @@ the kernel frees it when its process dies: a lock left by a killed run never blo
 The lock lives in the folder as :data:`LOCK_FILE`, with the holder's PID in :data:`PID_FILE`
 beside it (the lock file itself is opened, and may be truncated, by every contender). Both are
 hidden names that run-folder checks and exports ignore (:func:`is_lock_file`), and both are
-removed when the lock is released (the lock file by :mod:`filelock`, race-free).
+removed when the lock is released, so a finished run's folder holds its results only.
 """
 
 from __future__ import annotations
@@ -103,16 +103,15 @@ class RunLock:
         return self
 
     def release(self) -> None:
-        """Free the lock and remove the PID file; then :meth:`tidy` (a no-op when not held)."""
+        """Free the lock and remove its files; then :meth:`tidy` (a no-op when not held)."""
         if self._lock is None:
             return
-        empty = self._made_and_empty()
         with contextlib.suppress(OSError):
             (self.folder / PID_FILE).unlink(missing_ok=True)
-            if empty:  # while still held: no other run can be using a folder we remove
-                (self.folder / LOCK_FILE).unlink(missing_ok=True)
-        # otherwise the lock file stays (hidden, ignored by the checks): unlinking it after the
-        # release could let two runs lock two inodes of one name
+            # while still held, so results never carry it; a contender that opened it just now
+            # fails its non-blocking flock and is refused (only a flock landing in the microseconds
+            # after the release below could hold the unlinked inode)
+            (self.folder / LOCK_FILE).unlink(missing_ok=True)
         self._lock.release()
         self._lock = None
         self.tidy()
