@@ -13,7 +13,7 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 
-from diswot.errors import DiswotError
+from diswot.errors import DataError, DiswotError
 
 
 def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
@@ -114,6 +114,20 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected seconds (a positive number), got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected seconds (a positive number), got {text!r}")
+    return value
+
+
+#: the seeds every generator diswot seeds accepts (numpy's are 32-bit)
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"a seed must be between 0 and 2**32-1, got {text}")
     return value
 
 
@@ -226,8 +240,32 @@ def _add_reference_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
-    p.add_argument("--dataset", default="sample", help=f"dataset name (default: embedded sample{note})")
+    p.add_argument(
+        "--dataset", default=None,
+        help=f"dataset name (default: the one --data-root holds, else the embedded sample{note})",
+    )  # fmt: skip
     p.add_argument("--data-root", default=None, help="folder holding the dataset")
+
+
+def _resolve_dataset(args: argparse.Namespace) -> None:
+    """``--dataset`` made concrete: given, or inferred from ``--data-root``'s layout (said on
+    stderr), or the embedded sample without a root; a root of unknown layout is refused."""
+    if not hasattr(args, "dataset") or args.dataset is not None:
+        return
+    if getattr(args, "data_root", None) is None:
+        args.dataset = "sample"
+        return
+    from diswot.data.readers import infer_dataset
+
+    inferred = infer_dataset(args.data_root)
+    if inferred is None:
+        raise DataError(
+            f"--data-root {args.data_root} needs --dataset naming what it holds (diswot list datasets); "
+            "only the CIFAR python folders are recognised by themselves"
+        )
+    print(f"diswot {args.command}: --data-root {args.data_root} holds {inferred}: using --dataset {inferred}",
+          file=sys.stderr)  # fmt: skip
+    args.dataset = inferred
 
 
 def _teacher_set(values: list[str] | None):
@@ -283,7 +321,7 @@ def _add_recipe_args(p: argparse.ArgumentParser, epochs: int) -> None:
         help="sgd (the CNN recipe) or adamw (Transformers: --lr 5e-4 --weight-decay 0.01)",
     )
     p.add_argument("--schedule", default="cosine", choices=["cosine", "step"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="autocast precision (auto: bf16 on CUDA, fp32 on CPU)")  # fmt: skip
@@ -351,8 +389,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _seed_list(text: str) -> list[int]:
     try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+        seeds = [_seed(part) for part in text.split(",") if part.strip()]
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers, e.g. 0,1") from None
     if not seeds:
         raise argparse.ArgumentTypeError("give at least one seed, e.g. 0,1")
@@ -390,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diswot",
         description="Training-free student architecture search for knowledge distillation.",
+        epilog="--debug (anywhere) or DISWOT_DEBUG=1: show the traceback of an internal error",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -406,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample, build and run architectures of a space")
     p.add_argument("--space", default="nb201")
     p.add_argument("--num", type=int, default=5, help="how many architectures (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     _add_data_args(p)
     p.add_argument("--download", action="store_true", help="fetch the dataset if missing")
     p.add_argument("--batch-size", type=int, default=64)
@@ -439,9 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tournament", type=_positive_int, default=5)
     p.add_argument("--proposals-per-step", type=_positive_int, default=4,
                    help="children scored as one batch (spread over workers)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the strategy")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the strategy")
     p.add_argument(
-        "--proxy-seed", type=int, default=None,
+        "--proxy-seed", type=_seed, default=None,
         help="seed of the scoring batch, random teacher, candidate init (default: --seed)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=_positive_int, default=64)
@@ -518,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list; a+b, log:a+b aggregates, cal:log:a+b calibrated ones")  # fmt: skip
     _add_reference_arg(p)
     p.add_argument("--num-archs", type=_num_archs, default=100, help="how many sampled archs, or 'all'")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     _add_data_args(p)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--num-batches", type=_positive_int, default=1)
@@ -571,9 +610,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _check_boundary(args: argparse.Namespace) -> None:
+    """What every sub-command's flags must satisfy, checked before any work."""
+    _resolve_dataset(args)
+    if getattr(args, "device", None) is not None:
+        from diswot.devices import check_device
+
+        check_device(args.device)
+
+
+def _report_bug(command: str, exc: BaseException) -> None:
+    """An exception no input check caught: a bug of diswot. One line, the traceback in a file."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
     try:
+        fd, path = tempfile.mkstemp(prefix="diswot-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        where = f"the traceback is in {path}"
+    except OSError:
+        where = "rerun with --debug to see the traceback"
+    print(f"diswot {command}: internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in "
+          f"diswot, please report it: {where}", file=sys.stderr)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0, 2 for bad input, 1 for a bug, 130 when interrupted).
+
+    ``--debug`` anywhere in ``argv`` (or ``DISWOT_DEBUG=1``) lets an unexpected exception's
+    traceback through instead of the one-line bug report."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DISWOT_DEBUG", "") not in ("", "0")
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    try:
+        _check_boundary(args)
         return int(args.func(args))
     except DiswotError as exc:
         print(f"diswot {args.command}: error: {exc}", file=sys.stderr)
@@ -586,6 +658,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # from complaining again when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # the last line of defence: bad input never gets here (tests make sure)
+        if debug:
+            raise
+        _report_bug(args.command, exc)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,3 +45,15 @@ class RunDirError(DiswotError):
 
 class StoreError(DiswotError):
     """A ``--store`` file that is not a diswot SQLite store (or one of another layout)."""
+
+
+class OutputError(RunDirError):
+    """An output file or folder the file system refuses (read-only, full, a name too long)."""
+
+
+class RunInUseError(RunDirError):
+    """Another diswot process holds the run folder's lock."""
+
+
+class DeviceError(DiswotError, ValueError):
+    """A ``--device`` torch does not know, or one this machine or torch build lacks."""

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.atomic import write_json
 from diswot.errors import DiswotError, RunDirError
 from diswot.models.checkpoint import build_model, load_teacher
 from diswot.models.profile import count_macs, count_params
@@ -254,7 +255,7 @@ def export_student(
             check["onnx_max_abs_diff"] = _onnx_diff(tmp_onnx, inputs, spec, expected)
         card = _card(source, spec, check, onnx_note)
         tmp_card = out / f".tmp-{CARD_FILE}"
-        tmp_card.write_text(json.dumps(card, indent=2) + "\n")
+        write_json(tmp_card, card, newline=True)  # fsynced; renamed with the program and the ONNX file below
         pending.append((tmp_card, out / CARD_FILE))
     except BaseException:
         for tmp, _ in pending:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from diswot.atomic import write_with
 from diswot.data import ImageDataset
 from diswot.distill.api import distill
 from diswot.distill.trainer import Recipe, check_device
@@ -164,9 +165,7 @@ def _write_table(path: Path, table: pd.DataFrame, archs: list[str], seeds: Seque
     table = table.reindex(order).reindex(columns=columns)
     for count in ("params", "flops"):
         table[count] = table[count].astype("Int64")  # whole numbers, not 217434.0
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_with(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 @dataclass(frozen=True)

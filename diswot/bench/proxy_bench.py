@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import random
 import re
 import statistics
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diswot.atomic import save_figure, write_json, write_with
 from diswot.bench.metrics import (
     CORRELATIONS,
     ProtocolConfig,
@@ -26,6 +26,7 @@ from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
 from diswot.proxies.cache import ScoreCache
 from diswot.proxies.setup import TeacherSetSpec, TeacherSpec, resolve_fitness, scoring_setup
+from diswot.runlock import locked_folder
 from diswot.search.budget import Budget, format_quantity
 from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
 from diswot.search.executors import ScoringJob, SerialExecutor
@@ -99,7 +100,15 @@ def _check_truth_varies(column: str, values: list[float | None]) -> None:
 
 
 def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
-    """Score sampled architectures, correlate with ground truth, write JSON, CSV and plots."""
+    """Score sampled architectures, correlate with ground truth, write JSON, CSV and plots.
+
+    ``cfg.out``'s lock (:mod:`diswot.runlock`) is held throughout: a second bench on the folder
+    is refused at once rather than interleaving its files with this one's."""
+    with locked_folder(cfg.out):
+        return _run_proxy_bench(cfg)
+
+
+def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     from tqdm import tqdm
 
     space = get_space(cfg.space)
@@ -206,12 +215,12 @@ def run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
             "by_column": by_column,
         }
     report["proxies"] = proxies_report
-    (out / "results.json").write_text(json.dumps(report, indent=2))
     _write_csv(out / "results.csv", proxies_report, columns)
-    frame.to_csv(out / "protocol.csv", index=False, float_format="%.4f")
+    write_with(out / "protocol.csv", lambda tmp: frame.to_csv(tmp, index=False, float_format="%.4f"))
     _write_scores(out / "scores.csv", archs, values, truth.values)
     if cfg.plots:
         _plot(out, archs, values, truth.values[primary], primary, proxies_report, flops, bands)
+    write_json(out / "results.json", report)  # last: a folder holding it holds every other output
     return report
 
 
@@ -302,36 +311,44 @@ def _protocol_summary(cfg: ProxyBenchConfig, flops, bands, seed_truth, archs) ->
     }
 
 
+def _write_rows(path: Path, rows: list[list[object]]) -> None:
+    """``rows`` as a CSV file, written atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+    write_with(path, write)
+
+
 def _write_csv(path: Path, report: dict[str, dict[str, object]], columns: list[str]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            ["proxy", "ground_truth", "kendall", "spearman", "pearson", "top1_accuracy", "ms_per_arch"]
-        )
-        for name, entry in report.items():
-            for column in columns:
-                c = entry["by_column"][column]  # type: ignore[index]
-                writer.writerow(
-                    [
-                        name,
-                        column,
-                        f"{c['kendall']:.4f}",
-                        f"{c['spearman']:.4f}",
-                        f"{c['pearson']:.4f}",
-                        entry["top1_accuracy"],
-                        f"{entry['ms_per_arch']:.1f}",
-                    ]
-                )
+    rows: list[list[object]] = [
+        ["proxy", "ground_truth", "kendall", "spearman", "pearson", "top1_accuracy", "ms_per_arch"]
+    ]
+    for name, entry in report.items():
+        for column in columns:
+            c = entry["by_column"][column]  # type: ignore[index]
+            rows.append(
+                [
+                    name,
+                    column,
+                    f"{c['kendall']:.4f}",
+                    f"{c['spearman']:.4f}",
+                    f"{c['pearson']:.4f}",
+                    entry["top1_accuracy"],
+                    f"{entry['ms_per_arch']:.1f}",
+                ]
+            )
+    _write_rows(path, rows)
 
 
 def _write_scores(
     path: Path, archs: list[str], values: dict[str, list[float]], truth: dict[str, dict[str, float]]
 ):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["arch", *values, *truth])
-        for i, key in enumerate(archs):
-            writer.writerow([key, *(v[i] for v in values.values()), *(truth[c].get(key, "") for c in truth)])
+    rows: list[list[object]] = [["arch", *values, *truth]]
+    for i, key in enumerate(archs):
+        rows.append([key, *(v[i] for v in values.values()), *(truth[c].get(key, "") for c in truth)])
+    _write_rows(path, rows)
 
 
 def _number(value: object, width: int = 1, digits: int = 3) -> str:
@@ -367,7 +384,7 @@ def _plot(out: Path, archs, values, truth: dict[str, float], column: str, report
             fontsize=9,
         )
         fig.tight_layout()
-        fig.savefig(out / f"scatter_{name.replace(':', '_').replace('+', '-')}.png")
+        save_figure(fig, out / f"scatter_{name.replace(':', '_').replace('+', '-')}.png")
         plt.close(fig)
 
 

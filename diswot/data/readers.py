@@ -298,6 +298,11 @@ def load_dataset(
             raise DataError(f"classes=... selects image classes; dataset {name!r} is not images")
         return data.with_classes(classes)
     reader = DATASETS.get(name)
+    if root is not None and name == "sample":  # never score on other data than the user pointed at
+        raise DataError(
+            f"a data root ({root}) was given but the dataset is the embedded sample; name the dataset "
+            "in that folder with --dataset (diswot list datasets)"
+        )
     if root is None and name != "sample":
         raise DataError(f"dataset {name!r} needs a data root (--data-root DIR)")
     if tokenizer is None:
@@ -308,3 +313,12 @@ def load_dataset(
             "to it; give a text dataset (e.g. --dataset sst2) or a teacher for images"
         )
     return reader(root, train=train, download=download, tokenizer=tokenizer)
+
+
+def infer_dataset(root: str | Path) -> str | None:
+    """The registered dataset whose layout ``root`` holds (the CIFAR python folders), or ``None``."""
+    root = Path(root)
+    for name, folder in CIFAR_FOLDERS.items():
+        if (root / folder).is_dir() or root.name == folder:
+            return name
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from typing import Any
 
 import torch
 
+from diswot.atomic import write_json
 from diswot.data import ImageDataset, LabelledData, load_dataset
 from diswot.data.readers import split_dataset_spec
 from diswot.data.text import Tokenizer, check_token_ids
@@ -21,6 +21,7 @@ from diswot.errors import DataError, DiswotError, RunDirError
 from diswot.models.checkpoint import Teacher, build_model
 from diswot.models.huggingface import teacher_tokenizer
 from diswot.models.teachers import TeacherSet, parse_teacher_args
+from diswot.runlock import is_lock_file, locked_folder
 from diswot.search.result import SearchResult, Student
 
 
@@ -136,57 +137,58 @@ def distill(
     recipe = recipe or Recipe()
     out = Path(out)
     parse_distillers(distillers)  # fail early on a bad spec
-    _check_out(out, resume)
-    pairs = None if isinstance(teacher, Teacher | TeacherSet) else _teacher_pairs(teacher)
-    # a text task is tokenised as the (first) teacher reads it
-    tokenizer = None if pairs is None else teacher_tokenizer(pairs[0][0])
-    train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
-    teachers: TeacherSet | None = None
-    if parse_distillers(distillers):
-        if isinstance(teacher, Teacher):
-            teachers = TeacherSet.single(teacher)
-        elif isinstance(teacher, TeacherSet):
-            teachers = teacher
-        else:
-            assert pairs is not None
-            teachers = TeacherSet.load(pairs, train.num_classes, model=teacher_model, seed=recipe.seed)
-    transfer_set = None if transfer is None else load_transfer(transfer, train, tokenizer)
-    runs = []
-    for i, student in enumerate(students):
-        spec = student if isinstance(student, str) else student.spec
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(recipe.seed * 7919 + i)
-            if isinstance(student, str):
-                model = build_model(student, num_classes=train.num_classes)
+    with locked_folder(out) as lock:  # one run per folder, taken before any setup
+        _check_out(out, resume)
+        pairs = None if isinstance(teacher, Teacher | TeacherSet) else _teacher_pairs(teacher)
+        # a text task is tokenised as the (first) teacher reads it
+        tokenizer = None if pairs is None else teacher_tokenizer(pairs[0][0])
+        train, test = load_split(dataset, data_root, train_subset, recipe.seed, tokenizer)
+        teachers: TeacherSet | None = None
+        if parse_distillers(distillers):
+            if isinstance(teacher, Teacher):
+                teachers = TeacherSet.single(teacher)
+            elif isinstance(teacher, TeacherSet):
+                teachers = teacher
             else:
-                model = student.build(num_classes=train.num_classes)
-        for split in (train, test) if train.input_kind == "tokens" else ():
-            check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
-        run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
-        options = {} if isinstance(student, str) else dict(student.options)
-        runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
-    created = not out.exists()
-    try:
-        networks = None if teachers is None else [(t.model, w) for t, w in teachers.members()]
-        trainer = Trainer(runs, train, test, recipe, networks, device, progress, transfer=transfer_set)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    summaries = trainer.fit(resume=resume)
-    for run, summary in zip(runs, summaries, strict=True):
-        # "teacher" stays one string (the first teacher's, as before); "teachers" lists the set
-        summary["teacher"] = None if teachers is None else str(teachers.teachers[0].source)
-        summary["teachers"] = None if teachers is None else teachers.describe()
-        if transfer is not None:
-            summary["transfer"] = {"dataset": transfer.dataset, "select": transfer.select,
-                                   "keep": transfer.keep, "only": transfer.only}  # fmt: skip
-        tmp = run.out / "result.json.tmp"  # the card again, now naming the teachers
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(run.out / "result.json")
-    if export:
-        _export_students(runs, summaries, teachers)
-    return summaries
+                assert pairs is not None
+                teachers = TeacherSet.load(pairs, train.num_classes, model=teacher_model, seed=recipe.seed)
+        transfer_set = None if transfer is None else load_transfer(transfer, train, tokenizer)
+        runs = []
+        for i, student in enumerate(students):
+            spec = student if isinstance(student, str) else student.spec
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(recipe.seed * 7919 + i)
+                if isinstance(student, str):
+                    model = build_model(student, num_classes=train.num_classes)
+                else:
+                    model = student.build(num_classes=train.num_classes)
+            for split in (train, test) if train.input_kind == "tokens" else ():
+                check_token_ids(split, _embedding_rows(model), f"student {spec!r}")
+            run_dir = out if len(students) == 1 else out / f"{i}-{_safe_name(spec)}"
+            options = {} if isinstance(student, str) else dict(student.options)
+            runs.append(StudentRun(spec, spec, model, run_dir, distillers=distillers, space_options=options))
+        try:
+            networks = None if teachers is None else [(t.model, w) for t, w in teachers.members()]
+            trainer = Trainer(runs, train, test, recipe, networks, device, progress, transfer=transfer_set)
+        except BaseException:
+            if lock.made_folder:  # a failed start leaves no folder behind
+                for child in out.iterdir():
+                    if is_lock_file(child):
+                        continue
+                    shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+            raise
+        summaries = trainer.fit(resume=resume)
+        for run, summary in zip(runs, summaries, strict=True):
+            # "teacher" stays one string (the first teacher's, as before); "teachers" lists the set
+            summary["teacher"] = None if teachers is None else str(teachers.teachers[0].source)
+            summary["teachers"] = None if teachers is None else teachers.describe()
+            if transfer is not None:
+                summary["transfer"] = {"dataset": transfer.dataset, "select": transfer.select,
+                                       "keep": transfer.keep, "only": transfer.only}  # fmt: skip
+            write_json(run.out / "result.json", summary)  # the card again, now naming the teachers
+        if export:
+            _export_students(runs, summaries, teachers)
+        return summaries
 
 
 def _export_students(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-import json
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -28,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from diswot.atomic import save_figure, save_torch, write_json, write_with
 from diswot.data import LabelledData
 from diswot.data.batch import Batch
+from diswot.devices import check_device
 from diswot.distill.distillers import TeacherSetLoss, parse_distillers
 from diswot.distill.transfer import TransferSet, ensemble_probs, subset_features
 from diswot.errors import CheckpointError, DataError, DiswotError
@@ -116,24 +117,6 @@ class StudentRun:
     metrics: list[dict[str, float]] = field(default_factory=list)
     started_epoch: int = 0
     wall_s: float = 0.0
-
-
-def check_device(device: str) -> torch.device:
-    """``device`` as a :class:`torch.device`, or a one-line error when this machine lacks it."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise DiswotError(f"--device {device!r} is not a device name; use cpu, cuda, cuda:1 or mps") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DiswotError(f"--device {device} asked for a GPU but torch sees none; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DiswotError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s); number them from 0"
-            )
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DiswotError(f"--device {device} asked for Apple's GPU but torch sees none; use --device cpu")
-    return dev
 
 
 def resolve_precision(precision: str, device: str | torch.device) -> str:
@@ -336,9 +319,7 @@ class Trainer:
             "loss": run.loss.state_dict() if run.loss else {}, "metrics": run.metrics, "wall_s": run.wall_s,
             "recipe": asdict(self.recipe),
         }  # fmt: skip
-        tmp = run.out / (STATE_FILE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(run.out / STATE_FILE)
+        save_torch(state, run.out / STATE_FILE)
 
     # the loop --------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
@@ -536,9 +517,7 @@ class Trainer:
             space_options=run.space_options, test_accuracy=final, distillers=run.distillers,
             epochs=self.recipe.epochs,
         )  # fmt: skip
-        tmp = run.out / "result.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(run.out / "result.json")
+        write_json(run.out / "result.json", summary)
         return summary
 
 
@@ -565,10 +544,14 @@ def write_metrics(run: StudentRun, plot: bool = True) -> None:
     """
     if not run.metrics:
         return
-    with open(run.out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
-        writer.writeheader()
-        writer.writerows(run.metrics)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(run.metrics[0]))
+            writer.writeheader()
+            writer.writerows(run.metrics)
+
+    write_with(run.out / "metrics.csv", write)
     if not plot:
         return
     import matplotlib
@@ -590,5 +573,5 @@ def write_metrics(run: StudentRun, plot: bool = True) -> None:
     right.set_ylabel("test top-1 (%)")
     fig.suptitle(f"{run.name} ({run.distillers})")
     fig.tight_layout()
-    fig.savefig(run.out / "metrics.png")
+    save_figure(fig, run.out / "metrics.png")
     plt.close(fig)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diswot.atomic import save_torch
 from diswot.errors import CheckpointError, DiswotError, UnknownNameError
 from diswot.models.registry import MODELS, build_from_spec
 
@@ -70,10 +71,7 @@ def save_checkpoint(
     }
     if space_options:
         payload["space_options"] = dict(space_options)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
-    return path
+    return save_torch(payload, path)  # a crash mid-write never leaves a truncated checkpoint behind
 
 
 @dataclass
@@ -95,12 +93,54 @@ def _read(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first_line = (str(exc).splitlines() or ["no message"])[0][:300]  # a zero-byte file has none
         raise CheckpointError(
-            f"cannot read checkpoint {path}: {type(exc).__name__}: {first_line}. "
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {_torch_reason(exc)}. "
             "Expected a file written by torch.save holding a state_dict or a diswot checkpoint "
             "(files that need arbitrary code to unpickle are refused)."
         ) from exc
+
+
+def _torch_reason(exc: Exception, limit: int = 200) -> str:
+    """torch's first sentence of why a load failed: without its advice to load with
+    ``weights_only=False`` (which would run the file's code) and cut at a word, not mid-word."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if "weights_only" not in ln and not ln.startswith("(")] or lines[:1]
+    text = lines[0] if lines else "no message"  # a zero-byte file has none
+    text = text.split("Please file an issue")[0].rstrip(" .")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return text
+
+
+def _check_fields(path: Path, payload: dict[str, Any]) -> None:
+    """The fields of a diswot checkpoint, by type and value, before anything is built from them."""
+
+    def bad(field_: str, want: str) -> CheckpointError:
+        found = payload.get(field_)
+        shown = type(found).__name__ if not isinstance(found, int | float | str) else repr(found)[:40]
+        return CheckpointError(
+            f"{path} is a diswot checkpoint with a bad {field_!r} field ({shown}; expected {want}); "
+            "rewrite it with diswot (save_checkpoint, or diswot train-teacher)"
+        )
+
+    if not isinstance(payload.get("model"), str) or not payload["model"]:
+        raise bad("model", "a model spec such as resnet56")
+    classes = payload.get("num_classes")
+    if "num_classes" in payload and (
+        isinstance(classes, bool) or not isinstance(classes, int) or classes < 1
+    ):
+        raise bad("num_classes", "a positive whole number")
+    state = payload.get("state_dict")
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+    ):
+        raise bad("state_dict", "a non-empty map of parameter names to tensors")
+    for name in ("meta", "space_options"):
+        value = payload.get(name)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+            raise bad(name, "a map with string keys")
 
 
 def _classifier_classes(state: dict[str, torch.Tensor]) -> int | None:
@@ -162,6 +202,8 @@ def load_teacher(
     text = str(spec)
     path = Path(text).expanduser()
     if not names_a_file(text):
+        if text not in MODELS and ":" not in text and ("/" in text or "\\" in text or text.startswith(".")):
+            raise CheckpointError(f"teacher {text!r} looks like a path, but no such file or folder exists")
         if model is not None and model != text:
             raise DiswotError(f"teacher {text!r} is a model name; drop the extra model={model!r}")
         k = num_classes or 10
@@ -183,6 +225,7 @@ def load_teacher(
         raise CheckpointError(f"teacher checkpoint {path} does not exist")
     payload = _read(path)
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+        _check_fields(path, payload)
         arch, state = str(payload.get("model")), payload.get("state_dict")
         options = dict(payload.get("space_options") or {})
         meta = dict(payload.get("meta") or {})
@@ -204,7 +247,15 @@ def load_teacher(
             f"{path} classifies {found_classes} classes but the data has {num_classes}: "
             "use a teacher trained on this dataset"
         )
-    net = build_model(arch, found_classes, options)
+    try:
+        net = build_model(arch, found_classes, options)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, DiswotError):
+            raise
+        raise CheckpointError(
+            f"{path}: its model {arch!r} cannot be built with options {options} ({exc}); "
+            "rewrite it with diswot (save_checkpoint, or diswot train-teacher)"
+        ) from exc
     load_state_checked(net, state, str(path), arch)
     if options:
         meta = {**meta, "space_options": options}

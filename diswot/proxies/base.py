@@ -311,7 +311,7 @@ class ProxySpec:
         return self.formula
 
 
-PROXIES: Registry[ProxySpec] = Registry("proxy")
+PROXIES: Registry[ProxySpec] = Registry("proxy", plural="proxies")
 
 
 #: what a proxy can ask the shared pass for: logits and features, weight gradients of the

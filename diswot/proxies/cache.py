@@ -14,8 +14,10 @@ several processes may share one file (SQLite serialises the writers).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
@@ -62,6 +64,21 @@ def open_store(path: Path, schema: str, conn: sqlite3.Connection | None = None) 
     return conn
 
 
+@contextlib.contextmanager
+def writing(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """One committed transaction on the store; a write the file system refuses mid-run (the
+    folder made read-only, a full disk) is a one-line :class:`StoreError`, not a traceback.
+    What was committed before stays, so the run can be resumed once the store is writable."""
+    try:
+        with conn:
+            yield conn
+    except sqlite3.OperationalError as exc:
+        raise StoreError(
+            f"cannot write to the store {path} ({exc}); make its folder writable (or free space) and "
+            "continue with --resume"
+        ) from None
+
+
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
@@ -101,7 +118,7 @@ class ScoreCache:
             (self.space, arch, self.proxy_key(p), self.data_key, self.teacher_key_of(p), value, ms)
             for p, (value, ms) in results.items()
         ]
-        with self.conn:
+        with writing(self.conn, self.path):
             self.conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:

@@ -85,85 +85,88 @@ def _run(cfg: SearchConfig) -> SearchResult:
     if aggregate:
         check_reference_size(cfg.reference_size)
 
-    run_dir = RunDir(cfg.out, cfg.resume)
-    setup = scoring_setup(
-        space, cfg.data, cfg.teacher, scored_names, batch_size=cfg.batch_size,
-        num_batches=cfg.num_batches, proxy_seed=cfg.scoring_seed, device=cfg.device, data_root=cfg.data_root,
-        teacher_model=cfg.teacher_model,
-    )  # fmt: skip
-    truth = _read_truth(cfg, space)
-    measure_latency = cfg.budget.needs_latency or cfg.objective == "latency_ms"
-    costs = CostModel(space, cfg.budget, cfg.device, measure_latency=measure_latency)
-    # fail on an impossible budget before anything is written
-    sample_within(space, costs, cfg.budget, random.Random(cfg.seed), 200)
-
-    config = _run_config(cfg, space, setup, proxy_names, scored_names, aggregate)
-    run_id = run_id_of(config)
-    run_dir.start(run_id, config)
+    run_dir = RunDir(cfg.out, cfg.resume)  # the folder's lock first: one run per folder
+    run_store: RunStore | None = None
     try:
-        run_store: RunStore | None = RunStore(
-            run_dir.store_path(cfg.store), space.name, setup.data_key, setup.teacher_key
-        )
-    except DiswotError:  # not a store: leave nothing behind
+        setup = scoring_setup(
+            space, cfg.data, cfg.teacher, scored_names, batch_size=cfg.batch_size,
+            num_batches=cfg.num_batches, proxy_seed=cfg.scoring_seed, device=cfg.device,
+            data_root=cfg.data_root, teacher_model=cfg.teacher_model,
+        )  # fmt: skip
+        truth = _read_truth(cfg, space)
+        measure_latency = cfg.budget.needs_latency or cfg.objective == "latency_ms"
+        costs = CostModel(space, cfg.budget, cfg.device, measure_latency=measure_latency)
+        # fail on an impossible budget before anything is written
+        sample_within(space, costs, cfg.budget, random.Random(cfg.seed), 200)
+
+        config = _run_config(cfg, space, setup, proxy_names, scored_names, aggregate)
+        run_id = run_id_of(config)
+        run_dir.start(run_id, config)
+        run_store = RunStore(run_dir.store_path(cfg.store), space.name, setup.data_key, setup.teacher_key)
+        costs.store = run_store
+        recorded = run_store.recorded(run_id)
+        run_store.start_run(run_id, config)
+    except BaseException:  # a bad input, or not a store: leave nothing behind
+        if run_store is not None:
+            run_store.close()
         run_dir.discard()
         run_dir.close()
         raise
-    costs.store = run_store
-    recorded = run_store.recorded(run_id)
-    run_store.start_run(run_id, config)
 
     job = ScoringJob.of(space, setup, scored_names)
     pool = None
     try:
-        scores: ScoreCache | CalibratedScores = run_store.scores
-        calibration = None
-        if aggregate:
-            # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
-            members = ScoringJob.of(space, setup, aggregate.members)
-            calibration = calibrate(
-                aggregate, space, run_store.scores,
-                lambda: make_executor(cfg.executor, members, cfg.workers, cfg.address), cfg.reference_size,
-                cfg.progress,
+        try:
+            scores: ScoreCache | CalibratedScores = run_store.scores
+            calibration = None
+            if aggregate:
+                # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
+                members = ScoringJob.of(space, setup, aggregate.members)
+                calibration = calibrate(
+                    aggregate, space, run_store.scores,
+                    lambda: make_executor(cfg.executor, members, cfg.workers, cfg.address),
+                    cfg.reference_size, cfg.progress,
+                )  # fmt: skip
+                scores = CalibratedScores(run_store.scores, calibration)
+            pool = make_executor(cfg.executor, job, cfg.workers, cfg.address)
+            ledger = EvaluationLedger(
+                space=space, costs=costs, store=run_store, scores=scores, run_id=run_id,
+                executor=pool if calibration is None else CalibratedExecutor(pool, calibration),
+                proxies=proxy_names, recorded=recorded, limit=cfg.evaluations,
+                time_budget_s=cfg.time_budget_s, objective=cfg.objective, progress=cfg.progress,
             )  # fmt: skip
-            scores = CalibratedScores(run_store.scores, calibration)
-        pool = make_executor(cfg.executor, job, cfg.workers, cfg.address)
-        ledger = EvaluationLedger(
-            space=space, costs=costs, store=run_store, scores=scores, run_id=run_id,
-            executor=pool if calibration is None else CalibratedExecutor(pool, calibration),
-            proxies=proxy_names, recorded=recorded, limit=cfg.evaluations, time_budget_s=cfg.time_budget_s,
-            objective=cfg.objective, progress=cfg.progress,
+            rng = random.Random(cfg.seed)
+            toolbox = base.Toolbox()
+            toolbox.register("sample", sample_within, space, costs, cfg.budget, rng, 1000)
+            toolbox.register("mutate", mutate_within, space, costs, cfg.budget, rng)
+            toolbox.register("mate", space.crossover, rng=rng)
+            toolbox.register("evaluate", ledger)
+            strategy_fn(StrategyContext(toolbox, rng, ledger), cfg.params)
+            ledger.bar.close()
+        except BaseException:
+            if run_dir.created and not run_store.recorded(run_id):
+                run_store.close()
+                run_store = None
+                run_dir.discard()  # nothing worth keeping: leave no half-written run directory behind
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+        result = _result(
+            ledger, space.name, proxy_names[0], cfg.strategy, cfg.objective, truth, cfg.top_k, run_dir.path,
+            space.options(),
         )  # fmt: skip
-        rng = random.Random(cfg.seed)
-        toolbox = base.Toolbox()
-        toolbox.register("sample", sample_within, space, costs, cfg.budget, rng, 1000)
-        toolbox.register("mutate", mutate_within, space, costs, cfg.budget, rng)
-        toolbox.register("mate", space.crossover, rng=rng)
-        toolbox.register("evaluate", ledger)
-        strategy_fn(StrategyContext(toolbox, rng, ledger), cfg.params)
-        ledger.bar.close()
+        result.teachers = [{"teacher": name, "weight": weight} for name, weight in setup.named_teachers]
+        if run_dir.path is not None:
+            from diswot.search.outputs import write_outputs
+
+            write_outputs(result, run_dir.path, truth, cfg.objective, cfg.plots)
+        # only now: a run marked finished has its outputs (a failed write leaves it resumable)
         run_store.finish_run(run_id)
-    except BaseException:
-        if run_dir.created and not run_store.recorded(run_id):
-            run_store.close()
-            run_store = None
-            run_dir.discard()  # nothing worth keeping: leave no half-written run directory behind
-        raise
     finally:
-        if pool is not None:
-            pool.close()
         if run_store is not None:
             run_store.close()
         run_dir.close()
-
-    result = _result(
-        ledger, space.name, proxy_names[0], cfg.strategy, cfg.objective, truth, cfg.top_k, run_dir.path,
-        space.options(),
-    )  # fmt: skip
-    result.teachers = [{"teacher": name, "weight": weight} for name, weight in setup.named_teachers]
-    if run_dir.path is not None:
-        from diswot.search.outputs import write_outputs
-
-        write_outputs(result, run_dir.path, truth, cfg.objective, cfg.plots)
     return result
 
 

@@ -5,23 +5,17 @@ Each file is written to a temporary name and renamed, so a reader never sees hal
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from diswot.atomic import save_figure, write_json, write_with
 from diswot.search.result import COST_COLUMNS
 
 if TYPE_CHECKING:
     from diswot.search.result import SearchResult
     from diswot.search.store import EvaluationRecord
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def evaluations_frame(rows: list[EvaluationRecord], truth: dict[str, float] | None = None) -> pd.DataFrame:
@@ -54,21 +48,20 @@ def _write_evaluations(path: Path, rows: list[EvaluationRecord], truth: dict[str
     # fixed decimals for the measured columns; proxies and scores keep every digit (repr)
     frame["latency_ms"] = frame["latency_ms"].map(lambda v: "" if v is None else f"{v:.4f}")
     frame["wall_s"] = frame["wall_s"].map(lambda v: f"{v:.3f}")
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def write_outputs(
     result: SearchResult, out: Path, truth: dict[str, float] | None, objective: str, plots: bool = True
 ) -> None:
     """Everything a finished (or resumed-to-completion) run leaves in ``out``."""
-    _atomic_text(out / "result.json", json.dumps(result.to_dict(), indent=2))
+    # result.json last: a folder holding it holds every other output too
     _write_evaluations(out / "history.csv", result.history, truth)
     _write_evaluations(out / "topk.csv", result.top_k, truth)
     _write_evaluations(out / "pareto.csv", result.pareto, truth)
     if plots:
         plot_search(result, out, objective)
+    write_json(out / "result.json", result.to_dict())
 
 
 def plot_search(result: SearchResult, out: Path, objective: str = "flops") -> None:
@@ -90,7 +83,7 @@ def plot_search(result: SearchResult, out: Path, objective: str = "flops") -> No
     ax.set_ylabel(f"{result.proxy} (higher is better)")
     ax.set_title(f"{result.strategy} on {result.space}: best so far")
     fig.tight_layout()
-    fig.savefig(out / "best_score.png")
+    save_figure(fig, out / "best_score.png")
     plt.close(fig)
 
     def cost(e: EvaluationRecord) -> float:
@@ -109,5 +102,5 @@ def plot_search(result: SearchResult, out: Path, objective: str = "flops") -> No
     ax.set_ylabel(result.proxy)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / f"score_vs_{objective}.png")
+    save_figure(fig, out / f"score_vs_{objective}.png")
     plt.close(fig)

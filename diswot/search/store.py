@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diswot.proxies.cache import ScoreCache, open_store
+from diswot.proxies.cache import ScoreCache, open_store, writing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS costs (
@@ -76,7 +76,7 @@ class RunStore:
         return None if row is None else (row[0], row[1])
 
     def put_cost(self, arch: str, params: float, flops: float) -> None:
-        with self.conn:
+        with writing(self.conn, self.scores.path):
             self.conn.execute(
                 "INSERT OR REPLACE INTO costs VALUES (?, ?, ?, ?)", (self.space, arch, params, flops)
             )
@@ -88,14 +88,14 @@ class RunStore:
         return None if row is None else row[0]
 
     def put_latency(self, arch: str, device: str, ms: float) -> None:
-        with self.conn:
+        with writing(self.conn, self.scores.path):
             self.conn.execute(
                 "INSERT OR REPLACE INTO latencies VALUES (?, ?, ?, ?)", (self.space, arch, device, ms)
             )
 
     # runs -------------------------------------------------------------------------------------
     def start_run(self, run_id: str, config: dict[str, object]) -> None:
-        with self.conn:
+        with writing(self.conn, self.scores.path):
             self.conn.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, 'running', ?, NULL)",
                 (run_id, json.dumps(config, sort_keys=True), time.time()),
@@ -103,7 +103,7 @@ class RunStore:
             self.conn.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
 
     def finish_run(self, run_id: str) -> None:
-        with self.conn:
+        with writing(self.conn, self.scores.path):
             self.conn.execute(
                 "UPDATE runs SET status='finished', finished=? WHERE run_id=?", (time.time(), run_id)
             )
@@ -124,7 +124,7 @@ class RunStore:
 
     def record(self, run_id: str, evaluation: EvaluationRecord) -> None:
         e = evaluation
-        with self.conn:
+        with writing(self.conn, self.scores.path):
             self.conn.execute(
                 "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (

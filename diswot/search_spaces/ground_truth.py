@@ -76,8 +76,11 @@ def table_header(path: str | Path) -> list[str]:
     path = Path(path)
     if path.suffix == ".pth" or not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return next(csv.reader(f), [])
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error):
+        return []  # read_ground_truth names the problem
 
 
 def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
@@ -88,20 +91,31 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
     would silently change what the proxies are ranked against.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"--ground-truth {path} is a folder; give the table file (a CSV, or NB201's .pth)")
     if not path.is_file():
         raise DataError(f"ground-truth table {path} does not exist")
     if path.suffix == ".pth":
         return read_nb201_benchmark_file(path, space, columns)
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        arch_column = next((c for c in ARCH_COLUMNS if c in header), None)
-        if arch_column is None:
-            raise DataError(
-                f"{path} has no architecture column; name it 'arch' (or 'ArchitectureString' as in "
-                f"the NB201 table). Found columns: {', '.join(header) or 'none'}"
-            )
-        rows = list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            arch_column = next((c for c in ARCH_COLUMNS if c in header), None)
+            if arch_column is None:
+                raise DataError(
+                    f"{path} has no architecture column; name it 'arch' (or 'ArchitectureString' as in "
+                    f"the NB201 table). Found columns: {', '.join(header) or 'none'}"
+                )
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {exc.start}); give a CSV table saved as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise DataError(
+            f"{path} is not a readable CSV table ({exc}); give a comma-separated UTF-8 file"
+        ) from None
     metric_columns = [c for c in header if c != arch_column and c not in NON_METRIC]
     if columns:
         unknown = [c for c in columns if c not in metric_columns]
@@ -112,9 +126,10 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
         metric_columns = columns
     values: dict[str, dict[str, float]] = {c: {} for c in metric_columns}
     first_line: dict[str, int] = {}
+    text_cells: dict[str, str] = {}  # a column dropped as text: its first cell, for the message
     for line, row in enumerate(rows, start=2):
         try:
-            key = space.encode(space.decode(row[arch_column]))
+            key = space.encode(space.decode(row[arch_column] or ""))
         except DiswotError as exc:
             raise DataError(f"{path}:{line}: architecture {row[arch_column]!r}: {exc}") from exc
         if key in first_line:
@@ -131,12 +146,13 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
             try:
                 number = float(text)
             except ValueError:
-                if columns:
+                if columns or values.get(column):  # asked for, or numbers above: a bad cell
                     raise DataError(
                         f"{path}:{line}: column {column!r} holds {text!r}, not a number; fix the cell or "
                         f"choose a numeric column"
                     ) from None
                 values.pop(column, None)  # a non-numeric column is not a metric
+                text_cells.setdefault(column, f"column {column!r} holds {text!r} on line {line}")
                 metric_columns = [c for c in metric_columns if c != column]
                 continue
             if not math.isfinite(number):
@@ -148,5 +164,6 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
                 values[column][key] = number
     values = {c: v for c, v in values.items() if v}
     if not values:
-        raise DataError(f"{path} has no numeric accuracy column")
+        found = f" ({'; '.join(text_cells.values())})" if text_cells else ""
+        raise DataError(f"{path} has no numeric accuracy column{found}; give accuracies as numbers")
     return GroundTruth(str(path), values)
