@@ -387,14 +387,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed_list(text: str) -> list[int]:
-    try:
-        seeds = [_seed(part) for part in text.split(",") if part.strip()]
-    except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers, e.g. 0,1") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("give at least one seed, e.g. 0,1")
-    return seeds
+def _int_list(what: str, item: Callable[[str], int]) -> Callable[[str], list[int]]:
+    """An argparse type for a comma list of ``what`` (seeds, GPU indices), each read by ``item``."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [item(part) for part in text.split(",") if part.strip()]
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of {what}, e.g. 0,1") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"give at least one of the {what}, e.g. 0,1")
+        return values
+
+    return parse
+
+
+def _gpu_index(text: str) -> int:
+    index = int(text)
+    if index < 0:
+        raise ValueError(text)
+    return index
+
+
+_seed_list = _int_list("seeds", lambda text: _seed(text))
+_gpu_list = _int_list("GPU indices (integers >= 0)", _gpu_index)
 
 
 def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:
@@ -600,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="groups trained at once, in processes (several per GPU keep it busy)",
     )
-    p.add_argument("--gpus", type=_seed_list, default=None, help="GPU indices the workers share, e.g. 0,1")
+    p.add_argument("--gpus", type=_gpu_list, default=None, help="GPU indices the workers share, e.g. 0,1")
     p.add_argument("--distiller", default="kd")
     p.add_argument("--vanilla", action="store_true", help="also train each student without a teacher")
     p.add_argument("--group-size", type=_positive_int, default=4, help="students sharing one teacher pass")

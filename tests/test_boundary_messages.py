@@ -100,3 +100,15 @@ def test_messages_name_the_real_cause(tmp_path, capsys):
     capsys.readouterr()
     err = _fail([*SEARCH, "--proxy", "synflow", "--out", str(out), "--resume"], capsys)
     assert "proxy: run has 'params', now 'synflow'" in err and "another version" not in err
+
+
+@pytest.mark.parametrize(
+    "flag, value, expected",
+    [("--gpus", ",", "give at least one of the GPU indices"), ("--gpus", "-1", "GPU indices (integers >= 0)"),
+     ("--seeds", "a", "comma list of seeds")],
+)  # fmt: skip
+def test_comma_lists_name_what_they_hold(tmp_path, capsys, flag, value, expected):
+    argv = ["bench", "kd-ground-truth", "--space", "resnet-depth", "--teacher", "resnet20", flag, value,
+            "--out", str(tmp_path / "gt.csv")]  # fmt: skip
+    assert expected in _fail(argv, capsys)
+    assert not (tmp_path / "gt.csv").exists()
