@@ -394,7 +394,8 @@ def _int_list(what: str, item: Callable[[str], int]) -> Callable[[str], list[int
         try:
             values = [item(part) for part in text.split(",") if part.strip()]
         except (ValueError, argparse.ArgumentTypeError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of {what}, e.g. 0,1") from None
+            message = f"{text!r} is not a comma list of integers ({what}), e.g. 0,1"
+            raise argparse.ArgumentTypeError(message) from None
         if not values:
             raise argparse.ArgumentTypeError(f"give at least one of the {what}, e.g. 0,1")
         return values
@@ -410,7 +411,7 @@ def _gpu_index(text: str) -> int:
 
 
 _seed_list = _int_list("seeds", lambda text: _seed(text))
-_gpu_list = _int_list("GPU indices (integers >= 0)", _gpu_index)
+_gpu_list = _int_list("GPU indices, >= 0", _gpu_index)
 
 
 def cmd_bench_kd_ground_truth(args: argparse.Namespace) -> int:

@@ -104,8 +104,9 @@ def test_messages_name_the_real_cause(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "flag, value, expected",
-    [("--gpus", ",", "give at least one of the GPU indices"), ("--gpus", "-1", "GPU indices (integers >= 0)"),
-     ("--seeds", "a", "comma list of seeds")],
+    [("--gpus", ",", "give at least one of the GPU indices"),
+     ("--gpus", "-1", "comma list of integers (GPU indices, >= 0)"),
+     ("--seeds", "a", "comma list of integers (seeds)")],
 )  # fmt: skip
 def test_comma_lists_name_what_they_hold(tmp_path, capsys, flag, value, expected):
     argv = ["bench", "kd-ground-truth", "--space", "resnet-depth", "--teacher", "resnet20", flag, value,
