@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diswot.errors import RunDirError
+from diswot.errors import DiswotError, RunDirError
 
 
 def make_dir(path: Path) -> None:
@@ -15,3 +15,26 @@ def make_dir(path: Path) -> None:
     except OSError as exc:
         reason = exc.strerror or exc
         raise RunDirError(f"cannot create the output folder {path} ({reason}); choose another --out") from exc
+
+
+def path_exists(path: str | Path) -> bool:
+    """``Path(path).exists()``, but ``False`` for a name the file system cannot hold (too long, a
+    bad byte) instead of an ``OSError``: such a name names nothing."""
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def check_path_name(path: str | Path, what: str) -> None:
+    """A one-line :class:`~diswot.errors.DiswotError` when the file system cannot even look
+    ``path`` up (a name longer than it allows, ...); a missing file is not an error here."""
+    try:
+        Path(path).expanduser().stat()
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
+        message = f"{what} {name!r} cannot be a path here ({reason}); give a file that exists"
+        raise DiswotError(message) from None

@@ -21,6 +21,7 @@ from torch import nn
 from diswot.atomic import save_torch
 from diswot.errors import CheckpointError, DiswotError, UnknownNameError
 from diswot.models.registry import MODELS, build_from_spec
+from diswot.paths import check_path_name, path_exists
 
 CHECKPOINT_FORMAT = "diswot"
 
@@ -181,7 +182,7 @@ def names_a_file(spec: str | Path) -> bool:
     """Whether a teacher spec is a checkpoint file or folder (trained weights) rather than a model
     name (a random-init network): a checkpoint suffix, or an existing path."""
     path = Path(str(spec)).expanduser()
-    return path.suffix in {".pt", ".pth", ".ckpt", ".bin"} or path.exists()
+    return path.suffix in {".pt", ".pth", ".ckpt", ".bin"} or path_exists(path)
 
 
 def load_teacher(
@@ -201,6 +202,8 @@ def load_teacher(
     """
     text = str(spec)
     path = Path(text).expanduser()
+    if names_a_file(text):
+        check_path_name(path, "teacher")
     if not names_a_file(text):
         if text not in MODELS and ":" not in text and ("/" in text or "\\" in text or text.startswith(".")):
             raise CheckpointError(f"teacher {text!r} looks like a path, but no such file or folder exists")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from diswot.errors import CheckpointError, DataError, DiswotError
+from diswot.paths import path_exists
 
 INSTALL_HINT = "install the optional extra: pip install 'diswot[hf]' (or pip install transformers)"
 
@@ -32,7 +33,7 @@ INSTALL_HINT = "install the optional extra: pip install 'diswot[hf]' (or pip ins
 def is_hf_folder(path: str | Path) -> bool:
     """Whether ``path`` is a directory in the Hugging Face model layout."""
     p = Path(path).expanduser()
-    return p.is_dir() and (p / "config.json").is_file()
+    return path_exists(p) and p.is_dir() and (p / "config.json").is_file()
 
 
 def _transformers() -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from diswot.errors import DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.registry import spec_prefixes
+from diswot.paths import path_exists
 
 
 class TeacherSetError(DiswotError):
@@ -28,7 +29,7 @@ def _split_weight(text: str) -> tuple[str, float | None]:
     keep a numeric tail in the spec: an existing path, and ``SPACE:ARCH`` with a numeric key
     (``resnet-depth:135``; weigh it as ``resnet-depth:135:0.5``)."""
     spec, sep, tail = text.rpartition(":")
-    if not sep or not spec or Path(text).expanduser().exists() or spec.lower() in spec_prefixes():
+    if not sep or not spec or path_exists(text) or spec.lower() in spec_prefixes():
         return text, None
     try:
         weight = float(tail)
