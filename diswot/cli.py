@@ -627,8 +627,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the flags that name files or folders to read (see _check_boundary)
+_PATH_ARGS = {
+    dest: "--" + dest.replace("_", "-")
+    for dest in ("teacher", "student", "ground_truth", "data_root", "transfer_root", "store", "merge")
+}
+_PATH_ARGS["source"] = "the export source"  # a positional argument
+
+
 def _check_boundary(args: argparse.Namespace) -> None:
     """What every sub-command's flags must satisfy, checked before any work."""
+    from diswot.paths import check_path_name
+
+    # a path the file system cannot even look up (too long, a NUL byte) is bad input, wherever it
+    # is given; --out has its own messages (diswot.search.rundir, diswot.runlock)
+    for dest, label in _PATH_ARGS.items():
+        values = getattr(args, dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str):
+                check_path_name(value, label)
     _resolve_dataset(args)
     if getattr(args, "device", None) is not None:
         from diswot.devices import check_device

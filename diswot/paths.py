@@ -36,5 +36,5 @@ def check_path_name(path: str | Path, what: str) -> None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
-        message = f"{what} {name!r} cannot be a path here ({reason}); give a file that exists"
+        message = f"{what} {name!r} cannot be a path here ({reason}); give a shorter or valid path"
         raise DiswotError(message) from None

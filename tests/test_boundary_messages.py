@@ -113,3 +113,22 @@ def test_comma_lists_name_what_they_hold(tmp_path, capsys, flag, value, expected
             "--out", str(tmp_path / "gt.csv")]  # fmt: skip
     assert expected in _fail(argv, capsys)
     assert not (tmp_path / "gt.csv").exists()
+
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [([*SEARCH, "--ground-truth", LONG + ".csv"], "--ground-truth"),
+     ([*SEARCH, "--dataset", "cifar10", "--data-root", LONG], "--data-root"),
+     ([*SEARCH, "--data-root", LONG], "--data-root"),
+     ([*SEARCH, "--teacher", "resnet20", "--teacher", LONG + ":0.5"], "--teacher"),
+     (["distill", "--teacher", "resnet20", "--student", LONG + ".json"], "--student"),
+     (["bench", "proxies", "--space", "nb201", "--ground-truth", LONG + ".csv"], "--ground-truth"),
+     (["export", LONG], "the export source")],
+)  # fmt: skip
+def test_paths_the_file_system_cannot_look_up_are_named(tmp_path, capsys, argv, named):
+    err = _fail([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert f"{named} 'aaaa" in err and "cannot be a path here" in err
+    assert not (tmp_path / "o").exists()
