@@ -45,28 +45,26 @@ def diswot(*args: str, log: Path) -> None:
         )
 
 
+def recipe_args(dataset: str, epochs: int, seed: int | None = None) -> list[str]:
+    """The data and schedule flags every run here shares (test accuracy measured at the end only)."""
+    args = [
+        "--dataset",
+        dataset,
+        "--data-root",
+        str(DATA),
+        "--epochs",
+        str(epochs),
+        "--eval-every",
+        str(epochs),
+    ]
+    return args if seed is None else [*args, "--seed", str(seed)]
+
+
 def teacher(work: Path, name: str, model: str, dataset: str, epochs: int, seed: int, *extra: str) -> Path:
     out = work / f"{name}.pt"
     if not out.exists():
-        diswot(
-            "train-teacher",
-            "--model",
-            model,
-            "--out",
-            str(out),
-            "--dataset",
-            dataset,
-            "--data-root",
-            str(DATA),
-            "--epochs",
-            str(epochs),
-            "--eval-every",
-            str(epochs),
-            "--seed",
-            str(seed),
-            *extra,
-            log=work / f"{name}.log",
-        )
+        args = ["--model", model, "--out", str(out), *recipe_args(dataset, epochs, seed), *extra]
+        diswot("train-teacher", *args, log=work / f"{name}.log")
     return out
 
 
@@ -119,19 +117,9 @@ def two_teachers(work: Path, epochs: int, teacher_epochs: int, subset: int) -> N
                 "resnet-depth:135",
                 "--distiller",
                 "kd",
-                "--dataset",
-                "cifar10",
-                "--data-root",
-                str(DATA),
-                "--epochs",
-                str(epochs),
-                "--eval-every",
-                str(epochs),
-                "--seed",
-                str(seed),
-                "--train-subset",
-                str(subset),
+                *recipe_args("cifar10", epochs, seed),
             ]
+            args += ["--train-subset", str(subset)]
             r = student_run(work, work / "two_teachers" / f"{name}-seed{seed}", args)
             rows.append(
                 {"teachers": name, "seed": seed, "test_accuracy": r["test_accuracy"], "wall_s": r["wall_s"]}
@@ -142,35 +130,16 @@ def two_teachers(work: Path, epochs: int, teacher_epochs: int, subset: int) -> N
 def transfer(work: Path, epochs: int, teacher_epochs: int) -> None:
     task = "cifar10:classes=0-4"
     t = teacher(work, "teacher5_resnet20", "resnet20", task, teacher_epochs, 0)
-    common = [
-        "--teacher",
-        str(t),
-        "--student",
-        "resnet8",
-        "--distiller",
-        "kd",
-        "--dataset",
-        task,
-        "--data-root",
-        str(DATA),
-        "--epochs",
-        str(epochs),
-        "--eval-every",
-        str(epochs),
-    ]
+    common = ["--teacher", str(t), "--student", "resnet8", "--distiller", "kd", *recipe_args(task, epochs)]
+
+    def pool(rule: str, keep: str) -> list[str]:
+        return ["--transfer", "cifar10", "--transfer-only", "--select", rule, "--keep", keep]
+
     settings = {
         "labelled-5class": [],
-        "pool-all": ["--transfer", "cifar10", "--transfer-only", "--select", "all", "--keep", "1"],
-        "pool-kd3": ["--transfer", "cifar10", "--transfer-only", "--select", "kd3", "--keep", "0.5"],
-        "pool-teacher_entropy": [
-            "--transfer",
-            "cifar10",
-            "--transfer-only",
-            "--select",
-            "teacher_entropy",
-            "--keep",
-            "0.5",
-        ],
+        "pool-all": pool("all", "1"),
+        "pool-kd3": pool("kd3", "0.5"),
+        "pool-teacher_entropy": pool("teacher_entropy", "0.5"),
     }
     rows = []
     for seed in SEEDS:

@@ -11,12 +11,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from diswot.errors import DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.registry import spec_prefixes
 from diswot.paths import path_exists
+
+S = TypeVar("S")
 
 
 class TeacherSetError(DiswotError):
@@ -44,32 +46,43 @@ def _split_weight(text: str) -> tuple[str, float | None]:
     return spec, weight
 
 
+def normalise_weights(pairs: Sequence[tuple[S, Any]]) -> list[tuple[S, float]]:
+    """``[(teacher, weight)]`` with the weights divided by their sum; one-line errors for no
+    teacher, a weight that is not a finite number >= 0, and weights summing to zero."""
+    if not pairs:
+        raise TeacherSetError("no teacher given; pass at least one --teacher SPEC[:WEIGHT]")
+    for spec, weight in pairs:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise TeacherSetError(
+                f"--teacher {spec!s}: a weight must be a finite number >= 0, got {weight!r}"
+            )
+    total = float(sum(w for _, w in pairs))
+    if not total > 0:
+        raise TeacherSetError(
+            f"the --teacher weights {[w for _, w in pairs]} sum to zero; give one a weight > 0"
+        )
+    return [(spec, w / total) for spec, w in pairs]
+
+
 def parse_teacher_args(texts: Sequence[str]) -> list[tuple[str, float]]:
     """Repeated ``--teacher SPEC[:WEIGHT]`` values -> ``[(spec, weight)]`` with weights summing to 1.
 
     A missing weight is 1 (equal weights by default). Weights must be finite and >= 0 and not all
     zero; a spec given twice is refused (give it once with the summed weight).
     """
-    if not texts:
-        raise TeacherSetError("no teacher given; pass --teacher SPEC[:WEIGHT] at least once")
     pairs: list[tuple[str, float]] = []
     for text in texts:
         spec, weight = _split_weight(str(text).strip())
-        weight = 1.0 if weight is None else weight
-        if not math.isfinite(weight) or weight < 0:
-            raise TeacherSetError(
-                f"--teacher {text!r}: a weight must be a finite number >= 0, got {weight:g}"
-            )
-        pairs.append((spec, weight))
+        pairs.append((spec, 1.0 if weight is None else weight))
     specs = [s for s, _ in pairs]
     if len(set(specs)) != len(specs):
         raise TeacherSetError(f"a teacher is listed twice in {list(texts)}; give each once, with one weight")
-    total = sum(w for _, w in pairs)
-    if not total > 0:
-        raise TeacherSetError(
-            f"the --teacher weights {[w for _, w in pairs]} sum to zero; give one a weight > 0"
-        )
-    return [(s, w / total) for s, w in pairs]
+    return normalise_weights(pairs)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ in one place keeps the two commands' scores interchangeable through that cache.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.huggingface import teacher_tokenizer
+from diswot.models.teachers import normalise_weights
 from diswot.proxies.base import PROXIES, Batch, TeacherContext
 from diswot.proxies.cache import NO_TEACHER, data_fingerprint, teacher_fingerprint
 from diswot.proxies.scoring import WeightedTeachers, scoring_batches
@@ -76,16 +76,7 @@ def teacher_members(teacher: TeacherSpec | TeacherSetSpec) -> list[tuple[Teacher
     dropped (they change no score); one teacher (or ``None``, the default) is weight 1."""
     if teacher is None or isinstance(teacher, (str, Path, nn.Module, Teacher)):
         return [(teacher, 1.0)]
-    members = list(teacher)
-    if not members:
-        raise DiswotError("an empty teacher set: give at least one --teacher")
-    for spec, weight in members:
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise DiswotError(f"teacher {spec!s}: weight {weight!r} is not a finite number >= 0")
-    total = float(sum(w for _, w in members))
-    if total <= 0:
-        raise DiswotError("the teachers' weights sum to 0: give at least one a positive weight")
-    return [(spec, w / total) for spec, w in members if w > 0]
+    return [(spec, w) for spec, w in normalise_weights(list(teacher)) if w > 0]
 
 
 def teacher_set_fingerprint(keys: Sequence[tuple[str, float]]) -> str:
@@ -130,33 +121,30 @@ def scoring_setup(
         # load is refused now, not later
         loaded = [(resolve_teacher(spec, dataset, teacher_model, proxy_seed), w) for spec, w in members]
         _check_class_counts(loaded)
+    setup = ScoringSetup(
+        dataset=dataset, batches=batches, contexts=[()] * len(batches), teachers=[], teacher_name=None,
+        proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
+        teacher_key=NO_TEACHER,
+    )  # fmt: skip
     if not needed:
-        contexts: list[WeightedTeachers] = [()] * len(batches)
-        return ScoringSetup(
-            dataset=dataset, batches=batches, contexts=contexts, teachers=[], teacher_name=None,
-            proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
-            teacher_key=NO_TEACHER,
-        )  # fmt: skip
+        return setup
     for one, _ in loaded:
         one.model.to(device)
-    contexts = [
+    setup.teachers = loaded
+    setup.contexts = [
         tuple((TeacherContext(one.model, b, pretrained=one.pretrained), w) for one, w in loaded)
         for b in batches
     ]
-    names, keys, named = [], [], []
+    keys = []
     for (spec, weight), (one, _) in zip(members, loaded, strict=True):
         spec = DEFAULT_TEACHER if spec is None else spec
-        name = str(spec) if isinstance(spec, (str, Path)) else one.spec
-        names.append(name if len(members) == 1 else f"{name}:{weight:.4g}")
-        named.append((name, weight))
-        keys.append(
-            (teacher_fingerprint(spec if isinstance(spec, (str, Path)) else one.model, proxy_seed), weight)
-        )
-    return ScoringSetup(
-        dataset=dataset, batches=batches, contexts=contexts, teachers=loaded, teacher_name=" + ".join(names),
-        proxy_seed=proxy_seed, data_key=data_fingerprint(dataset, proxy_seed, batch_size, num_batches),
-        teacher_key=teacher_set_fingerprint(keys), named_teachers=named,
-    )  # fmt: skip
+        given = isinstance(spec, (str, Path))
+        setup.named_teachers.append((str(spec) if given else one.spec, weight))
+        keys.append((teacher_fingerprint(spec if given else one.model, proxy_seed), weight))
+    named = setup.named_teachers
+    setup.teacher_name = named[0][0] if len(named) == 1 else " + ".join(f"{n}:{w:.4g}" for n, w in named)
+    setup.teacher_key = teacher_set_fingerprint(keys)
+    return setup
 
 
 def _check_class_counts(loaded: Sequence[tuple[Teacher, float]]) -> None:

@@ -110,27 +110,9 @@ def test_a_single_teacher_distiller_refuses_a_teacher_set(monkeypatch):
         TeacherSetLoss([("kd", 1.0)], s, [t, t], [0.5, 0.5])
 
 
-def test_distill_cli_lists_every_teacher_with_its_weight(tmp_path):
+def test_distill_cli_lists_every_teacher_with_its_weight(tmp_path, tiny_distill):
     out = tmp_path / "run"
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            "resnet8:0.7",
-            "--teacher",
-            "resnet14:0.3",
-            "--student",
-            "resnet8",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "40",
-            "--train-subset",
-            "80",
-            "--out",
-            str(out),
-        ]
-    )
+    code = main([*tiny_distill, "--teacher", "resnet8:0.7", "--teacher", "resnet14:0.3", "--out", str(out)])
     assert code == 0
     card = json.loads((out / "result.json").read_text())
     assert card["teachers"] == [

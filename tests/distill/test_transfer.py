@@ -105,56 +105,19 @@ def test_bad_transfer_options():
         TransferConfig("sample", select="kd4")
 
 
-def test_distill_cli_transfer_runs_and_rejects_text(tmp_path, shared_data, capsys):
+def test_distill_cli_transfer_runs_and_rejects_text(tmp_path, shared_data, capsys, tiny_distill):
     out = tmp_path / "ok"
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            "resnet8",
-            "--student",
-            "resnet8",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "40",
-            "--train-subset",
-            "80",
-            "--dataset",
-            "sample:classes=0-4",
-            "--transfer",
-            "sample",
-            "--select",
-            "teacher_entropy",
-            "--keep",
-            "0.5",
-            "--out",
-            str(out),
-        ]
-    )
+    transfer = ["--dataset", "sample:classes=0-4", "--transfer", "sample", "--select", "teacher_entropy",
+                "--keep", "0.5"]  # fmt: skip
+    code = main([*tiny_distill, "--teacher", "resnet8", *transfer, "--out", str(out)])
     assert code == 0
     with open(out / "metrics.csv") as f:
         row = next(csv.DictReader(f))
     assert float(row["kept_fraction"]) == 0.5 and float(row["ce"]) > 0  # beside the labelled set
     capsys.readouterr()
     bad = tmp_path / "bad"
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            "resnet8",
-            "--student",
-            "resnet8",
-            "--epochs",
-            "1",
-            "--out",
-            str(bad),
-            "--transfer",
-            "sst2",
-            "--transfer-root",
-            str(shared_data),
-        ]
-    )
+    text = ["--transfer", "sst2", "--transfer-root", str(shared_data)]
+    code = main([*tiny_distill, "--teacher", "resnet8", "--out", str(bad), *text])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "must be images" in err and "\n" not in err
     assert not bad.exists()

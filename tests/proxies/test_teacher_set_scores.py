@@ -49,7 +49,7 @@ def test_a_teacher_set_scores_the_weighted_sum_of_its_teachers(scoring):
 def test_weights_are_normalised_and_zero_weights_dropped():
     assert teacher_members("a.pt") == [("a.pt", 1.0)]
     assert teacher_members([("a.pt", 3), ("b.pt", 1), ("c.pt", 0)]) == [("a.pt", 0.75), ("b.pt", 0.25)]
-    for bad, message in (([("a.pt", 0), ("b.pt", 0)], "sum to 0"), ([("a.pt", -1)], ">= 0"),
+    for bad, message in (([("a.pt", 0), ("b.pt", 0)], "sum to zero"), ([("a.pt", -1)], ">= 0"),
                          ([("a.pt", float("nan"))], ">= 0"), ([], "at least one")):  # fmt: skip
         with pytest.raises(DiswotError, match=message):
             teacher_members(bad)
