@@ -47,7 +47,7 @@ from torch import nn
 import diswot
 from diswot.models.init import gaussian_copy
 from diswot.proxies import Batch, ProxyScorer, TeacherContext
-from diswot.proxies.scoring import TEACHER_SEED_KEY, arch_seed
+from diswot.proxies.scorer import TEACHER_SEED_KEY, arch_seed
 
 HERE = Path(__file__).resolve().parent
 PROXIES = ["diswot", "diswot_semantic", "diswot_relational", "diswot_resnet", "diswot_nb201", "ickd"]

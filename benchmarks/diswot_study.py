@@ -49,7 +49,7 @@ from diswot.bench.metrics import ProtocolConfig, budget_bands, partial_spearman,
 from diswot.models import load_teacher
 from diswot.proxies import Batch, TeacherContext, register_proxy
 from diswot.proxies import diswot_proxies as forms
-from diswot.search.executors import ScoringJob
+from diswot.scoring.executors import ScoringJob
 from diswot.search_spaces.resnet import ResNetDepthSpace
 
 HERE = Path(__file__).resolve().parent

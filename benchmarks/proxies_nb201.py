@@ -20,6 +20,7 @@ import pandas as pd
 from diswot.bench.metrics import correlations
 from diswot.bench.proxy_bench import ProxyBenchConfig, format_table, run_proxy_bench
 from diswot.proxies.zero_cost import jacob_cov_is_degenerate
+from diswot.scoring.config import ScoringConfig
 
 PROXIES = [
     "diswot", "diswot_semantic", "diswot_relational", "kd", "at", "fitnet", "rkd", "ickd",
@@ -100,11 +101,7 @@ def main() -> None:
         out=args.out,
         num_archs=args.num_archs,
         seed=0,
-        dataset="cifar10",
-        data_root=args.data,
-        batch_size=64,
-        num_batches=1,
-        teacher=args.teacher,
+        scoring=ScoringConfig("cifar10", data_root=args.data, teacher=args.teacher),
     )
     report = run_proxy_bench(cfg)
     print(format_table(report))

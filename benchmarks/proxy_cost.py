@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 import diswot
 from diswot.proxies import Batch, ProxyScorer, TeacherContext
-from diswot.proxies.scoring import arch_seed
+from diswot.proxies.scorer import arch_seed
 
 HERE = Path(__file__).resolve().parent
 PROXIES = ["diswot", "kd", "at", "grad_norm", "snip", "fisher", "synflow", "jacob_cov", "nwot", "zen", "zico"]

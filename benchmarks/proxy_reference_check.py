@@ -34,7 +34,7 @@ from torch import nn
 
 import diswot
 from diswot.proxies import Batch, ProxyScorer
-from diswot.proxies.scoring import arch_seed
+from diswot.proxies.scorer import arch_seed
 
 HERE = Path(__file__).resolve().parent
 LAYERS = (nn.Conv2d, nn.Linear)
@@ -166,6 +166,7 @@ def ref_zen(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> floa
         net.train()
         z = torch.randn(x.shape, generator=gen)
         e = torch.randn(x.shape, generator=gen)
+
         def trunk(t: torch.Tensor) -> torch.Tensor:  # NB201: everything before global pooling
             return net.lastact(net.cells(net.stem(t)))
 

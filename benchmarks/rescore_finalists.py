@@ -33,9 +33,10 @@ import torch
 
 from diswot.data import load_dataset
 from diswot.proxies.aggregate import Calibration, parse_aggregate
-from diswot.proxies.setup import scoring_setup
-from diswot.search.calibration import reference_keys
-from diswot.search.executors import ScoringJob
+from diswot.scoring.calibration import reference_keys
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.executors import ScoringJob
+from diswot.scoring.setup import scoring_setup
 from diswot.search_spaces import get_space
 
 HERE = Path(__file__).resolve().parent
@@ -64,9 +65,7 @@ def rescore(
     reference = reference_keys(space, 128)
     scores: dict[str, dict[str, float]] = {}
     for seed in seeds:
-        setup = scoring_setup(
-            space, data, None, aggregate.members, batch_size=64, num_batches=1, proxy_seed=seed
-        )
+        setup = scoring_setup(space, ScoringConfig(data, proxy_seed=seed), aggregate.members)
         job = ScoringJob.of(space, setup, aggregate.members)
 
         def raw(keys: list[str], job: ScoringJob = job) -> dict[str, list[float]]:

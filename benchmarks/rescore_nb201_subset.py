@@ -28,7 +28,7 @@ from scipy import stats
 
 from diswot.data import load_dataset
 from diswot.proxies import PROXIES, ProxyScorer
-from diswot.proxies.scoring import scoring_batches
+from diswot.proxies.scorer import scoring_batches
 from diswot.search_spaces import get_space
 
 HERE = Path(__file__).resolve().parent

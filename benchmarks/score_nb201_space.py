@@ -4,8 +4,8 @@ The 1,000-cell table (``benchmarks/proxies_nb201.py``) is a random sample: it ho
 NB201's 13 cells at >= 94.2% CIFAR-10 accuracy, so it cannot tell which fitness puts *those*
 first, which is what decides a search's result. This script scores the canonical cell of each
 of the 5,259 connected networks (``NB201Space.canonical``; the disconnected class is never
-scored by a search) plus the calibration reference (``diswot.search.calibration.reference_keys``,
-128 cells), through the search's own :class:`~diswot.search.executors.ScoringJob`: same batch
+scored by a search) plus the calibration reference (``diswot.scoring.calibration.reference_keys``,
+128 cells), through the search's own :class:`~diswot.scoring.executors.ScoringJob`: same batch
 (64 class-balanced CIFAR-10 training images, proxy seed 0), same per-cell initialisation. A
 cell's values are therefore the ones ``benchmarks/search_nb201.py`` runs saw, and any
 ``cal:`` aggregate of these proxies can be evaluated on the whole space offline
@@ -34,13 +34,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from diswot.bench.ground_truth import read_ground_truth
 from diswot.proxies import PROXIES
-from diswot.proxies.setup import scoring_setup
-from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, reference_keys
-from diswot.search.executors import ScoringJob
+from diswot.scoring.calibration import DEFAULT_REFERENCE_SIZE, reference_keys
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.executors import ScoringJob
+from diswot.scoring.setup import scoring_setup
 from diswot.search_spaces import get_space
 from diswot.search_spaces.base import SearchSpace
-from diswot.search_spaces.ground_truth import read_ground_truth
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "nb201_space"
@@ -67,8 +68,7 @@ def score_shard(args: argparse.Namespace) -> None:
         done = set(pd.read_csv(part)["arch"])
     todo = [k for k in mine if k not in done]
     print(f"shard {args.shard}/{args.shards}: {len(mine)} cells, {len(done)} already scored", flush=True)
-    setup = scoring_setup(space, "cifar10", None, proxies, batch_size=64, num_batches=1, proxy_seed=0,
-                          data_root=args.data)  # fmt: skip
+    setup = scoring_setup(space, ScoringConfig("cifar10", data_root=args.data, proxy_seed=0), proxies)
     job = ScoringJob.of(space, setup, proxies)
     columns = ["arch", *proxies, *(f"{p}_ms" for p in proxies)]
     OUT.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,9 @@ import numpy as np
 from scipy import stats
 
 import diswot
-from diswot.proxies.setup import scoring_setup
-from diswot.search.executors import ScoringJob
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.executors import ScoringJob
+from diswot.scoring.setup import scoring_setup
 from diswot.search_spaces import get_space
 
 PROXIES = ["diswot_map_trained", "diswot_resnet_trained", "diswot_trained", "kd", "ickd", "params"]
@@ -68,9 +69,7 @@ def main() -> None:
     for name, teacher in sets.items():
         per_seed = []
         for seed in (int(s) for s in args.seeds.split(",")):
-            setup = scoring_setup(
-                space, data, teacher, PROXIES, batch_size=64, num_batches=1, proxy_seed=seed
-            )
+            setup = scoring_setup(space, ScoringConfig(data, teacher=teacher, proxy_seed=seed), PROXIES)
             rows = ScoringJob.of(space, setup, PROXIES).score(archs)
             per_seed.append({p: np.array([r[p][0] for r in rows]) for p in PROXIES})
         scores[name] = {p: np.mean([s[p] for s in per_seed], axis=0) for p in PROXIES}

@@ -22,7 +22,8 @@ def _registries() -> dict[str, Callable[[], list[tuple[str, str]]]]:
     from diswot.distill.transfer import SELECTIONS
     from diswot.models import MODELS
     from diswot.proxies import PROXIES
-    from diswot.search import EXECUTORS, STRATEGIES
+    from diswot.scoring import EXECUTORS
+    from diswot.search import STRATEGIES
     from diswot.search_spaces import SPACES
 
     def rows(registry: object) -> Callable[[], list[tuple[str, str]]]:
@@ -47,7 +48,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _format_count(n: float) -> str:
-    from diswot.search.budget import format_quantity
+    from diswot.scoring.budget import format_quantity
 
     return format_quantity(n)
 
@@ -117,11 +118,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-#: the seeds every generator diswot seeds accepts (numpy's are 32-bit)
-SEED_RANGE = (0, 2**32 - 1)
-
-
 def _seed(text: str) -> int:
+    from diswot.seeds import SEED_RANGE
+
     try:
         value = int(text)
     except ValueError:
@@ -131,6 +130,24 @@ def _seed(text: str) -> int:
     return value
 
 
+def _registered(registry) -> Callable[[str], str]:
+    """An argparse type taking the names of ``registry`` (its did-you-mean message otherwise): the
+    registry is the list of choices, so a plug-in registered later is a valid value too."""
+
+    def parse(text: str) -> str:
+        try:
+            registry.get(text)
+        except DiswotError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text.lower()
+
+    return parse
+
+
+def _names(registry) -> str:
+    return "{" + ",".join(registry.names()) + "}"
+
+
 def _num_archs(text: str) -> int | None:
     return None if text.lower() == "all" else _positive_int(text)
 
@@ -138,7 +155,7 @@ def _num_archs(text: str) -> int | None:
 def cmd_bench_proxies(args: argparse.Namespace) -> int:
     from diswot.bench.metrics import ProtocolConfig
     from diswot.bench.proxy_bench import ProxyBenchConfig, format_table, run_proxy_bench
-    from diswot.search import Budget
+    from diswot.scoring import Budget
 
     budget = Budget.parse(
         max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
@@ -152,18 +169,11 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
         ground_truth=args.ground_truth,
         proxies=[p for p in args.proxies.split(",") if p.strip()],
         out=args.out,
+        scoring=_scoring_config(args),
         gt_columns=args.gt_column or None,
         num_archs=args.num_archs,
         seed=args.seed,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        batch_size=args.batch_size,
-        num_batches=args.num_batches,
-        teacher=_teacher_set(args.teacher),
-        teacher_model=args.teacher_model,
-        device=args.device,
         plots=not args.no_plots,
-        reference_size=args.reference_size,
         protocol=protocol,
         budget=budget,
         seed_columns=None if args.seed_columns is None else [c for c in args.seed_columns.split(",") if c],
@@ -181,7 +191,8 @@ def cmd_bench_proxies(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from diswot.search import Budget, SearchConfig, StrategyParams, search
+    from diswot.scoring import Budget
+    from diswot.search import SearchConfig, StrategyParams, search
 
     budget = Budget.parse(
         max_flops=args.max_flops, min_flops=args.min_flops, max_params=args.max_params,
@@ -191,15 +202,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         population=args.population, tournament=args.tournament, proposals_per_step=args.proposals_per_step
     )
     config = SearchConfig(
-        args.space, teacher=_teacher_set(args.teacher), data=args.dataset, proxy=args.proxy, budget=budget,
-        strategy=args.strategy, evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed,
-        proxy_seed=args.proxy_seed,
-        params=params, objective=args.objective, record=[p for p in args.record.split(",") if p.strip()],
-        data_root=args.data_root, teacher_model=args.teacher_model, batch_size=args.batch_size,
-        num_batches=args.num_batches, device=args.device, executor=args.executor, workers=args.workers,
-        address=args.address, out=args.out, resume=args.resume, store=args.store,
+        args.space, proxy=args.proxy, budget=budget, strategy=args.strategy, scoring=_scoring_config(args),
+        evaluations=args.evaluations, time_budget_s=args.time_budget, seed=args.seed, params=params,
+        objective=args.objective, record=[p for p in args.record.split(",") if p.strip()],
+        executor=args.executor, workers=args.workers, address=args.address, out=args.out, resume=args.resume,
         ground_truth=args.ground_truth, gt_column=args.gt_column, top_k=args.top_k, plots=not args.no_plots,
-        reference_size=args.reference_size,
     )  # fmt: skip
     result = search(config=config)
     truth = "" if result.true_accuracy is None else f"  true accuracy {result.true_accuracy:.2f}"
@@ -229,13 +236,42 @@ def _recipe(args: argparse.Namespace):
     )  # fmt: skip
 
 
-def _add_reference_arg(p: argparse.ArgumentParser) -> None:
-    from diswot.search.calibration import DEFAULT_REFERENCE_SIZE
+def _add_scoring_args(p: argparse.ArgumentParser, store_default: str) -> None:
+    """The flags of a :class:`~diswot.scoring.config.ScoringConfig` (read back by
+    :func:`_scoring_config`): what every proxy score of ``search`` and ``bench proxies`` depends on."""
+    from diswot.scoring.config import DEFAULT_REFERENCE_SIZE
 
+    _add_teacher_args(p, several="score")
+    _add_data_args(p)
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="images (or texts) per scoring batch")
+    p.add_argument(
+        "--num-batches", type=_positive_int, default=1, help="scoring batches; scores are their mean"
+    )
+    p.add_argument(
+        "--proxy-seed", type=_seed, default=None,
+        help="seed of the scoring batches, a random teacher and candidate init (default: --seed)",
+    )  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     p.add_argument(
         "--reference-size", type=_positive_int, default=DEFAULT_REFERENCE_SIZE,
         help="archs sampled (fixed seed, any budget) to calibrate a cal: aggregate; scored once per "
         f"store (default {DEFAULT_REFERENCE_SIZE})",
+    )  # fmt: skip
+    p.add_argument(
+        "--store",
+        default=None,
+        help=f"SQLite store of scores to share between runs (default {store_default})",
+    )
+
+
+def _scoring_config(args: argparse.Namespace):
+    """The :class:`~diswot.scoring.config.ScoringConfig` of :func:`_add_scoring_args`' flags."""
+    from diswot.scoring import ScoringConfig
+
+    return ScoringConfig(
+        data=args.dataset, data_root=args.data_root, teacher=_teacher_set(args.teacher),
+        teacher_model=args.teacher_model, batch_size=args.batch_size, num_batches=args.num_batches,
+        proxy_seed=args.proxy_seed, device=args.device, reference_size=args.reference_size, store=args.store,
     )  # fmt: skip
 
 
@@ -289,7 +325,7 @@ _SET_MEANING = {
 
 def _add_teacher_args(p: argparse.ArgumentParser, required: bool = False, several: str | None = None) -> None:
     """``--teacher`` (repeatable with weights when ``several`` names what a set means there)."""
-    from diswot.proxies.setup import DEFAULT_TEACHER
+    from diswot.scoring.setup import DEFAULT_TEACHER
 
     default = "" if required else f" (default: {DEFAULT_TEACHER} for images; text needs one)"
     if several:
@@ -440,7 +476,9 @@ def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from diswot.proxies.setup import AUTO, AUTO_FITNESS, NB201_FITNESS, TEXT_FITNESS
+    from diswot.scoring import EXECUTORS
+    from diswot.scoring.setup import AUTO, AUTO_FITNESS, NB201_FITNESS, TEXT_FITNESS
+    from diswot.search import STRATEGIES
 
     parser = argparse.ArgumentParser(
         prog="diswot",
@@ -471,8 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search a space for the student a proxy ranks best against a teacher")
     p.add_argument("--space", default="nb201", help="search space (diswot list spaces)")
-    _add_teacher_args(p, several="score")
-    _add_data_args(p)
+    _add_scoring_args(p, "OUT/store.sqlite")
     p.add_argument(
         "--proxy", default=AUTO,
         help="fitness: a proxy (diswot list proxies) or a calibrated aggregate cal:a+b+...; default "
@@ -480,9 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{AUTO_FITNESS['random']} with a random-init teacher (none given, or a model name) and "
         f"{AUTO_FITNESS['trained']} with a trained one (a checkpoint) (README, 'Which fitness')",
     )  # fmt: skip
-    _add_reference_arg(p)
     p.add_argument("--record", default="", help="comma list of extra proxies to store beside the fitness")
-    p.add_argument("--strategy", default="evolution", help="evolution, nsga2 or random")
+    p.add_argument("--strategy", default="evolution", type=_registered(STRATEGIES),
+                   metavar=_names(STRATEGIES), help="how candidates are proposed")  # fmt: skip
     p.add_argument("--evaluations", type=_positive_int, default=100, help="distinct archs to score")
     p.add_argument("--time-budget", type=_seconds, default=None, help="stop after this many seconds")
     for bound in ("max", "min"):
@@ -496,21 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proposals-per-step", type=_positive_int, default=4,
                    help="children scored as one batch (spread over workers)")  # fmt: skip
     p.add_argument("--seed", type=_seed, default=0, help="seed of the strategy")
-    p.add_argument(
-        "--proxy-seed", type=_seed, default=None,
-        help="seed of the scoring batch, random teacher, candidate init (default: --seed)",
-    )  # fmt: skip
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--num-batches", type=_positive_int, default=1)
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    p.add_argument("--executor", default="serial", help="serial, processes or ray")
+    p.add_argument("--executor", default="serial", type=_registered(EXECUTORS),
+                   metavar=_names(EXECUTORS), help="where candidates are scored")  # fmt: skip
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--address", default=None, help="address of an existing Ray cluster")
     p.add_argument("--out", default="runs/search", help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the killed run in --out")
-    p.add_argument(
-        "--store", default=None, help="SQLite store to share between runs (default OUT/store.sqlite)"
-    )
     p.add_argument("--ground-truth", default=None, help="table giving the winner's true accuracy")
     p.add_argument("--gt-column", default=None)
     p.add_argument("--top-k", type=_positive_int, default=10)
@@ -572,14 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt-column", action="append", help="accuracy column(s); default: every numeric one")
     p.add_argument("--proxies", default="diswot,nwot,synflow,snip,params",
                    help="comma list; a+b, log:a+b aggregates, cal:log:a+b calibrated ones")  # fmt: skip
-    _add_reference_arg(p)
     p.add_argument("--num-archs", type=_num_archs, default=100, help="how many sampled archs, or 'all'")
-    p.add_argument("--seed", type=_seed, default=0)
-    _add_data_args(p)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--num-batches", type=_positive_int, default=1)
-    _add_teacher_args(p, several="score")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the sample of archs and of the bootstrap")
+    _add_scoring_args(p, "OUT/store.sqlite")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--budget-bands", type=int, default=4,
                    help="equal-count FLOPs bands of the within-budget Kendall (default 4)")  # fmt: skip

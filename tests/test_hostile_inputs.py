@@ -18,11 +18,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diswot.bench.ground_truth import read_ground_truth
 from diswot.cli import main
 from diswot.errors import DiswotError
 from diswot.models import load_teacher
 from diswot.search_spaces import get_space
-from diswot.search_spaces.ground_truth import read_ground_truth
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 LONG = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -166,7 +166,8 @@ def test_random_search_arguments_exit_0_or_2_and_leave_no_half_run(tmp_path_fact
     out = tmp_path_factory.mktemp("search") / "run"
     argv = ["search", "--evaluations", "1", "--population", "2", "--batch-size", "10", "--no-plots",
             "--proxy", "params", *[x for f in flags for x in f], "--out", str(out)]  # fmt: skip
-    code, err = run_cli(argv)
+    with contextlib.chdir(out.parent):  # a relative --store or --record lands in a scratch folder
+        code, err = run_cli(argv)
     assert_clean(code, err, argv)
     if code != 0:
         assert not out.exists(), (argv, sorted(p.name for p in out.iterdir()))

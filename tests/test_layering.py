@@ -1,5 +1,6 @@
-"""The package's import graph: no module imports one that imports it back, and the lower layers
-(``models``, ``data``) never import the layers above them (spaces, proxies, search, bench)."""
+"""The package's import graph: no module imports one that imports it back, the lower layers
+(``models``, ``data``) never import the layers above them (spaces, proxies, scoring, search,
+bench), and the sub-packages form layers: no two of them import each other, even through others."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import networkx as nx
 import diswot
 
 PACKAGE = Path(diswot.__file__).parent
-UPPER = {"search_spaces", "proxies", "search", "bench"}
+UPPER = {"search_spaces", "proxies", "scoring", "search", "bench"}
 LOWER = {"models", "data"}
 
 
@@ -54,3 +55,33 @@ def test_models_and_data_never_import_the_layers_above():
 
     upward = sorted((a, b) for a, b in import_graph().edges if layer(a) in LOWER and layer(b) in UPPER)
     assert upward == []
+
+
+def _package_graph() -> nx.DiGraph:
+    """The import graph between diswot's sub-packages (``diswot.scoring``, ``diswot.search``, ...)."""
+    graph = nx.DiGraph()
+    for a, b in import_graph().edges:
+        pa, pb = a.split(".")[:2], b.split(".")[:2]
+        if len(pa) == len(pb) == 2 and (PACKAGE / pa[1]).is_dir() and (PACKAGE / pb[1]).is_dir() and pa != pb:
+            graph.add_edge(pa[1], pb[1])
+    return graph
+
+
+#: sub-packages from the bottom up: a package never imports one later in this list than itself
+#: unless it is in the top group, whose members (the commands) may use each other's files
+LAYERS = ["data", "models", "search_spaces", "proxies", "scoring"]
+COMMANDS = {"search", "bench", "distill"}
+
+
+def test_sub_packages_form_layers():
+    graph = _package_graph()
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = sorted(
+        (a, b)
+        for a, b in graph.edges
+        if a in rank and (b in COMMANDS or (b in rank and rank[b] > rank[a]))
+    )
+    assert upward == []
+    # the scoring layer lies below both commands that score
+    assert graph.has_edge("search", "scoring") and graph.has_edge("bench", "scoring")
+    assert not graph.has_edge("bench", "search")  # bench scores through scoring, not search

@@ -25,8 +25,9 @@ from diswot.data.transforms import CIFAR100_MEAN
 from diswot.errors import DataError, DiswotError
 from diswot.proxies import Batch
 from diswot.registry import Registry
-from diswot.search import EXECUTORS, STRATEGIES, StrategyParams, search
-from diswot.search.executors import ScoringJob, make_executor
+from diswot.scoring import EXECUTORS
+from diswot.scoring.executors import ScoringJob, make_executor
+from diswot.search import STRATEGIES, StrategyParams, search
 from diswot.search_spaces import get_space
 
 SMALL_NB201 = {"cells": 1}  # only makes the networks smaller

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from diswot.atomic import save_figure, write_json, write_with
+from diswot.bench.ground_truth import GroundTruth, Table, read_table
 from diswot.bench.metrics import (
     CORRELATIONS,
     ProtocolConfig,
@@ -24,42 +25,49 @@ from diswot.bench.metrics import (
 from diswot.errors import BudgetError, DataError, DiswotError
 from diswot.paths import make_dir
 from diswot.proxies import resolve_proxies
-from diswot.proxies.cache import ScoreCache
-from diswot.proxies.setup import TeacherSetSpec, TeacherSpec, resolve_fitness, scoring_setup
 from diswot.runlock import locked_folder
-from diswot.search.budget import Budget, format_quantity
-from diswot.search.calibration import DEFAULT_REFERENCE_SIZE, calibrate, check_reference_size
-from diswot.search.executors import ScoringJob, SerialExecutor
+from diswot.scoring.budget import Budget, format_quantity
+from diswot.scoring.calibration import calibrate
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.executors import ScoringJob, SerialExecutor
+from diswot.scoring.setup import resolve_fitness, scoring_setup
+from diswot.scoring.store import ScoreStore
 from diswot.search_spaces import get_space
-from diswot.search_spaces.ground_truth import GroundTruth, read_ground_truth, table_header
+from diswot.seeds import check_seed
+
+#: the score store of a bench folder, when ``scoring.store`` names none (a search's is ``store.sqlite`` too)
+STORE_NAME = "store.sqlite"
 
 
 @dataclass
 class ProxyBenchConfig:
+    """What ``diswot bench proxies`` runs: proxies scored on sampled architectures of ``space``
+    with ``scoring`` (its proxy seed defaults to ``seed``, which samples the architectures),
+    ranked against the ``ground_truth`` table under ``protocol``. The scores go to
+    ``scoring.store`` (default ``out/store.sqlite``), which a search with the same scoring
+    config reads as its own."""
+
     space: str
     ground_truth: str
     proxies: list[str]
     out: str
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     gt_columns: list[str] | None = None
     num_archs: int | None = 100  # None: every architecture in the ground truth
     seed: int = 0
-    dataset: str = "sample"
-    data_root: str | None = None
-    batch_size: int = 64
-    num_batches: int = 1
-    teacher: TeacherSpec | TeacherSetSpec = None  # None: DEFAULT_TEACHER for image data; [(spec, w)]: a set
-    teacher_model: str | None = None
-    device: str = "cpu"
-    cache: str | None = None
     plots: bool = True
     progress: bool = True
-    #: architectures in the reference sample of calibrated aggregates (``cal:log:a+b``)
-    reference_size: int = DEFAULT_REFERENCE_SIZE
     # the ranking protocol (diswot.bench.metrics): bands, bootstrap, noise ceiling, gain
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     budget: Budget = field(default_factory=Budget)  # only archs within these FLOPs/params bounds are scored
     seed_columns: list[str] | None = None  # None: every `<primary gt column>_seed*` column
     gain_column: str | None = None  # also rank the gain `gt column - gain column` per arch
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed, "seed (--seed)")
+        if self.num_archs is not None and (isinstance(self.num_archs, bool) or self.num_archs < 1):
+            raise DiswotError(f"num_archs (--num-archs) must be >= 1 or None (all), got {self.num_archs!r}")
+        self.scoring = self.scoring.seeded(self.seed)
 
 
 def _choose_archs(cfg: ProxyBenchConfig, space, truth_keys: set[str]) -> tuple[list[str], int]:
@@ -112,13 +120,12 @@ def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     from tqdm import tqdm
 
     space = get_space(cfg.space)
-    truth = read_ground_truth(cfg.ground_truth, space, cfg.gt_columns)
-    truth, seed_truth = _protocol_columns(cfg, space, truth)
+    table = read_table(cfg.ground_truth, space)  # the one read of the file
+    truth, seed_truth = _protocol_columns(cfg, table)
     # "auto" is ranked as the fitness a search with this teacher would take
-    specs, aggregates = resolve_proxies([resolve_fitness(p, cfg.teacher, space) for p in cfg.proxies])
+    scoring = cfg.scoring
+    specs, aggregates = resolve_proxies([resolve_fitness(p, scoring.teacher, space) for p in cfg.proxies])
     names = [s.name for s in specs]
-    if any(a.calibrated for a in aggregates):
-        check_reference_size(cfg.reference_size)
     archs, skipped = _choose_archs(cfg, space, truth.keys())
     costs = {k: space.cost(space.decode(k)) for k in archs}
     sampled = len(archs)
@@ -128,13 +135,10 @@ def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     bands = budget_bands(flops, cfg.protocol.budget_bands)  # too few archs fail before scoring
     primary_truth = truth.values[truth.columns[0]]
     _check_truth_varies(truth.columns[0], [primary_truth.get(k) for k in archs])
-    setup = scoring_setup(
-        space, cfg.dataset, cfg.teacher, names, batch_size=cfg.batch_size, num_batches=cfg.num_batches,
-        proxy_seed=cfg.seed, device=cfg.device, data_root=cfg.data_root, teacher_model=cfg.teacher_model,
-    )  # fmt: skip
+    setup = scoring_setup(space, scoring, names)
     out = Path(cfg.out)
     make_dir(out)
-    cache = ScoreCache(cfg.cache or out / "scores.sqlite", cfg.space, setup.data_key, setup.teacher_key)
+    cache = ScoreStore(scoring.store or out / STORE_NAME, cfg.space, setup.data_key, setup.teacher_key)
     jobs: dict[frozenset[str], ScoringJob] = {}  # one per set of proxies missing from the cache
     values: dict[str, list[float]] = {n: [] for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
@@ -155,7 +159,7 @@ def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         calibrations = {
             a.name: calibrate(
                 a, space, cache, lambda a=a: SerialExecutor(ScoringJob.of(space, setup, a.members)),
-                cfg.reference_size, cfg.progress,
+                scoring.reference_size, cfg.progress,
             )
             for a in aggregates if a.calibrated
         }  # fmt: skip
@@ -177,12 +181,13 @@ def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
         "outside_budget": sampled - len(archs),
         "ground_truth": {"file": truth.source, "columns": columns, "primary": primary},
         "dataset": setup.dataset.name,
-        "batch_size": cfg.batch_size,
-        "num_batches": cfg.num_batches,
+        "batch_size": scoring.batch_size,
+        "num_batches": scoring.num_batches,
         "seed": cfg.seed,
+        "proxy_seed": scoring.proxy_seed,
         "teacher": setup.teacher_name,
         "cache_hits": cache_hits,
-        "reference_size": cfg.reference_size if calibrations else None,
+        "reference_size": scoring.reference_size if calibrations else None,
         "proxies": {},
     }
     frame = protocol_report(
@@ -224,15 +229,13 @@ def _run_proxy_bench(cfg: ProxyBenchConfig) -> dict[str, object]:
     return report
 
 
-def _protocol_columns(
-    cfg: ProxyBenchConfig, space, truth: GroundTruth
-) -> tuple[GroundTruth, dict[str, dict[str, float]]]:
+def _protocol_columns(cfg: ProxyBenchConfig, table: Table) -> tuple[GroundTruth, dict[str, dict[str, float]]]:
     """The truth columns to rank against (gains added) and the seed columns of the noise ceiling.
 
     Without ``--gt-column`` every numeric column is a truth column, except seed columns
     (``*_seed*``) and the gain column, which only serve the ceiling and the gain.
     """
-    header = table_header(cfg.ground_truth)
+    truth = table.truth(cfg.gt_columns)
     helper = set(cfg.seed_columns or []) | {cfg.gain_column} - {None}
     if cfg.gt_columns is None:
         helper |= {c for c in truth.columns if re.fullmatch(r".+_seed\w*", c)}
@@ -240,13 +243,13 @@ def _protocol_columns(
         if not truth.values:
             raise DataError(f"{cfg.ground_truth} has no accuracy column beside the seed and gain columns")
     primary = truth.columns[0]
-    seeds = cfg.seed_columns or sorted(c for c in header if c.startswith(f"{primary}_seed"))
+    seeds = cfg.seed_columns or sorted(c for c in table.header if c.startswith(f"{primary}_seed"))
     if cfg.seed_columns is not None and len(seeds) < 2:
         raise ProtocolError(
             f"--seed-columns names {len(seeds)} column; a noise ceiling compares at least two seeds"
         )
     wanted = [*seeds, *([cfg.gain_column] if cfg.gain_column else [])]
-    extra = read_ground_truth(cfg.ground_truth, space, wanted).values if wanted else {}
+    extra = table.truth(wanted).values if wanted else {}
     if cfg.gain_column:
         base = extra.get(cfg.gain_column)
         if not base:

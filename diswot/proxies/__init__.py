@@ -14,7 +14,7 @@ from diswot.proxies.base import (
     preserved_state,
     register_proxy,
 )
-from diswot.proxies.scoring import ProxyResult, ProxyScorer, arch_seed, resolve_proxies
+from diswot.proxies.scorer import ProxyResult, ProxyScorer, arch_seed, resolve_proxies
 from diswot.registry import load_plugins
 
 __all__ = [

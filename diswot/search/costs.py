@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from diswot.errors import BudgetError, DiswotError
-from diswot.search.budget import Budget, format_quantity, measure_latency_ms
+from diswot.scoring.budget import Budget, format_quantity, measure_latency_ms
 from diswot.search.store import RunStore
 from diswot.search_spaces.base import Arch, SearchSpace
 

@@ -22,7 +22,7 @@ what comes after. The result equals that of an uninterrupted run.
 
 The engine reads top to bottom and joins parts that live in their own modules: the settings
 (:mod:`~diswot.search.config`), the data, batches and teacher proxies score against
-(:mod:`diswot.proxies.setup`, shared with ``diswot bench proxies``), the run directory
+(:mod:`diswot.scoring.setup`, shared with ``diswot bench proxies``), the run directory
 (:mod:`~diswot.search.rundir`), the cost model and budget-restricted operators
 (:mod:`~diswot.search.costs`), the ledger behind ``evaluate`` (:mod:`~diswot.search.ledger`), the
 SQLite store (:mod:`~diswot.search.store`) and the result and its files
@@ -41,17 +41,16 @@ from deap import base
 
 from diswot.errors import DiswotError
 from diswot.proxies import PROXIES, Aggregate, parse_aggregate
-from diswot.proxies.cache import ScoreCache
-from diswot.proxies.setup import ScoringSetup, resolve_fitness, scoring_setup
-from diswot.search.calibration import (
+from diswot.scoring.calibration import (
     CalibratedExecutor,
     CalibratedScores,
     calibrate,
-    check_reference_size,
 )
+from diswot.scoring.executors import EXECUTORS, ScoringJob, make_executor
+from diswot.scoring.setup import ScoringSetup, resolve_fitness, scoring_setup
+from diswot.scoring.store import ScoreStore
 from diswot.search.config import SearchConfig
 from diswot.search.costs import CostModel, mutate_within, sample_within
-from diswot.search.executors import EXECUTORS, ScoringJob, make_executor
 from diswot.search.ledger import EvaluationLedger, StrategyContext, cost_of
 from diswot.search.result import SearchResult
 from diswot.search.rundir import RunDir, run_id_of
@@ -70,7 +69,7 @@ def search(*args: Any, config: SearchConfig | None = None, **kwargs: Any) -> Sea
     see :class:`SearchConfig` for each. Inputs are checked before the run directory is made.
     """
     if config is None:
-        config = SearchConfig(*args, **kwargs)
+        config = SearchConfig.of(*args, **kwargs)
     elif args or kwargs:
         raise TypeError("search() takes a SearchConfig or its fields, not both")
     return _run(config)
@@ -80,29 +79,24 @@ def _run(cfg: SearchConfig) -> SearchResult:
     strategy_fn = STRATEGIES.get(cfg.strategy)
     EXECUTORS.get(cfg.executor)  # an unknown name fails before any work
     space = get_space(cfg.space) if isinstance(cfg.space, str) else cfg.space
-    proxy_names, aggregate = _check_proxy(resolve_fitness(cfg.proxy, cfg.teacher, space), cfg.record)
+    scoring = cfg.scoring
+    proxy_names, aggregate = _check_proxy(resolve_fitness(cfg.proxy, scoring.teacher, space), cfg.record)
     scored_names = proxy_names[1:] if aggregate else proxy_names  # registered proxies only
-    if aggregate:
-        check_reference_size(cfg.reference_size)
 
     run_dir = RunDir(cfg.out, cfg.resume)  # the folder's lock first: one run per folder
     run_store: RunStore | None = None
     try:
-        setup = scoring_setup(
-            space, cfg.data, cfg.teacher, scored_names, batch_size=cfg.batch_size,
-            num_batches=cfg.num_batches, proxy_seed=cfg.scoring_seed, device=cfg.device,
-            data_root=cfg.data_root, teacher_model=cfg.teacher_model,
-        )  # fmt: skip
+        setup = scoring_setup(space, scoring, scored_names)
         truth = _read_truth(cfg, space)
         measure_latency = cfg.budget.needs_latency or cfg.objective == "latency_ms"
-        costs = CostModel(space, cfg.budget, cfg.device, measure_latency=measure_latency)
+        costs = CostModel(space, cfg.budget, scoring.device, measure_latency=measure_latency)
         # fail on an impossible budget before anything is written
         sample_within(space, costs, cfg.budget, random.Random(cfg.seed), 200)
 
         config = _run_config(cfg, space, setup, proxy_names, scored_names, aggregate)
         run_id = run_id_of(config)
         run_dir.start(run_id, config)
-        run_store = RunStore(run_dir.store_path(cfg.store), space.name, setup.data_key, setup.teacher_key)
+        run_store = RunStore(run_dir.store_path(scoring.store), space.name, setup.data_key, setup.teacher_key)
         costs.store = run_store
         recorded = run_store.recorded(run_id)
         run_store.start_run(run_id, config)
@@ -117,15 +111,15 @@ def _run(cfg: SearchConfig) -> SearchResult:
     pool = None
     try:
         try:
-            scores: ScoreCache | CalibratedScores = run_store.scores
+            scores: ScoreStore | CalibratedScores = run_store.scores
             calibration = None
             if aggregate:
-                # the reference ignores the budget: it calibrates the space (diswot.search.calibration)
+                # the reference ignores the budget: it calibrates the space (diswot.scoring.calibration)
                 members = ScoringJob.of(space, setup, aggregate.members)
                 calibration = calibrate(
                     aggregate, space, run_store.scores,
                     lambda: make_executor(cfg.executor, members, cfg.workers, cfg.address),
-                    cfg.reference_size, cfg.progress,
+                    scoring.reference_size, cfg.progress,
                 )  # fmt: skip
                 scores = CalibratedScores(run_store.scores, calibration)
             pool = make_executor(cfg.executor, job, cfg.workers, cfg.address)
@@ -174,7 +168,7 @@ def _read_truth(cfg: SearchConfig, space: SearchSpace) -> dict[str, float] | Non
     """The ground-truth column asked for (``None`` without ``ground_truth``)."""
     if cfg.ground_truth is None:
         return None
-    from diswot.search_spaces.ground_truth import read_ground_truth
+    from diswot.bench.ground_truth import read_ground_truth
 
     table = read_ground_truth(cfg.ground_truth, space, [cfg.gt_column] if cfg.gt_column else None)
     return table.values[cfg.gt_column or table.columns[0]]
@@ -189,17 +183,18 @@ def _run_config(
     aggregate: Aggregate | None,
 ) -> dict[str, Any]:
     """What identifies a run (its id is the hash): ``run.json``, and what a resume must repeat."""
-    dataset = setup.dataset
+    dataset, scoring = setup.dataset, cfg.scoring
     config = {
         "space": space.name, "space_repr": repr(space), "proxy": proxy_names[0], "record": proxy_names[1:],
         "strategy": cfg.strategy, "params": asdict(cfg.params), "objective": cfg.objective,
         "budget": cfg.budget.to_dict(), "evaluations": cfg.evaluations, "time_budget_s": cfg.time_budget_s,
-        "seed": cfg.seed, "proxy_seed": cfg.scoring_seed, "dataset": dataset.name, "num_images": len(dataset),
-        "batch_size": cfg.batch_size, "num_batches": cfg.num_batches, "teacher": setup.teacher_key,
-        "device": cfg.device, "proxy_definitions": [PROXIES.get(n).cache_key for n in scored_names],
+        "seed": cfg.seed, "proxy_seed": scoring.proxy_seed, "dataset": dataset.name,
+        "num_images": len(dataset), "batch_size": scoring.batch_size, "num_batches": scoring.num_batches,
+        "teacher": setup.teacher_key,
+        "device": scoring.device, "proxy_definitions": [PROXIES.get(n).cache_key for n in scored_names],
     }  # fmt: skip
     if aggregate:  # only then: the run ids of other runs stay what they were
-        config["reference_size"] = cfg.reference_size
+        config["reference_size"] = scoring.reference_size
     if len(setup.named_teachers) > 1:  # likewise: a single teacher's run id is what it was
         config["teachers"] = [list(pair) for pair in setup.named_teachers]
     return config

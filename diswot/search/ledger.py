@@ -17,8 +17,8 @@ from typing import Any
 from deap import base
 
 from diswot.errors import RunDirError
-from diswot.proxies.cache import ScoreCache
-from diswot.search.calibration import CalibratedScores
+from diswot.scoring.calibration import CalibratedScores
+from diswot.scoring.store import ScoreStore
 from diswot.search.costs import CostModel
 from diswot.search.store import EvaluationRecord, RunStore
 from diswot.search.strategies import Candidate, ScoreCostFitness
@@ -34,7 +34,7 @@ class EvaluationLedger:
         space: SearchSpace,
         costs: CostModel,
         store: RunStore,
-        scores: ScoreCache | CalibratedScores,
+        scores: ScoreStore | CalibratedScores,
         run_id: str,
         executor: Any,
         proxies: Sequence[str],

@@ -1,6 +1,6 @@
 """The search's SQLite store: proxy scores, costs, latencies and each run's history.
 
-The store holds a :class:`~diswot.proxies.cache.ScoreCache` (``scores``), the cache ``diswot
+The store holds a :class:`~diswot.scoring.store.ScoreStore` (``scores``), the cache ``diswot
 bench proxies`` keeps too (keyed by space, arch, proxy, data, teacher), so a search reuses a
 benchmark's scores and vice versa; costs, latencies and run histories are tables beside it in
 the same file. Every evaluation is one committed transaction: a killed run loses at most the
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diswot.proxies.cache import ScoreCache, open_store, writing
+from diswot.scoring.store import ScoreStore, open_store, writing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS costs (
@@ -56,11 +56,11 @@ class EvaluationRecord:
 
 
 class RunStore:
-    """The proxy scores (``scores``, a :class:`ScoreCache`) plus costs, latencies and run
+    """The proxy scores (``scores``, a :class:`ScoreStore`) plus costs, latencies and run
     histories, in one SQLite file."""
 
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:
-        self.scores = ScoreCache(path, space, data_key, teacher_key)
+        self.scores = ScoreStore(path, space, data_key, teacher_key)
         self.space = space
         # one connection: the run's tables live in the cache's file
         self.conn = open_store(self.scores.path, SCHEMA, self.scores.conn)

@@ -7,9 +7,10 @@ import pytest
 from diswot.bench.proxy_bench import ProxyBenchConfig, run_proxy_bench
 from diswot.data import load_dataset
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.cache import ScoreCache, data_fingerprint
-from diswot.search.calibration import reference_keys
-from diswot.search.executors import ScoringJob
+from diswot.scoring.calibration import reference_keys
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.executors import ScoringJob
+from diswot.scoring.store import ScoreStore, data_fingerprint
 from diswot.search_spaces import get_space
 
 CAL = "cal:log:params+flops"
@@ -21,14 +22,14 @@ def test_bench_scores_a_calibrated_aggregate_per_candidate_and_caches_its_refere
 ):
     cfg = ProxyBenchConfig(
         space="nb201", ground_truth=str(nb201_table), proxies=["params", "flops", CAL, "log:params+flops"],
-        out=str(tmp_path / "bench"), num_archs=12, batch_size=10, plots=False, progress=False,
-        reference_size=8,
+        out=str(tmp_path / "bench"), num_archs=12, plots=False, progress=False,
+        scoring=ScoringConfig(batch_size=10, reference_size=8),
     )  # fmt: skip
     report = run_proxy_bench(cfg)
     assert report["reference_size"] == 8 and -1 <= report["proxies"][CAL]["spearman"] <= 1
     with open(tmp_path / "bench" / "scores.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    cache = ScoreCache(tmp_path / "bench" / "scores.sqlite", "nb201",
+    cache = ScoreStore(tmp_path / "bench" / "store.sqlite", "nb201",
                        data_fingerprint(load_dataset("sample"), 0, 10, 1), "any")  # fmt: skip
     reference = [cache.get(k, list(MEMBERS)) for k in reference_keys(get_space("nb201"), 8)]
     cache.close()

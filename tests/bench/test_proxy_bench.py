@@ -57,9 +57,9 @@ def test_bench_on_text_without_a_text_teacher_is_one_clear_line(tmp_path, shared
 
 
 def test_ground_truth_reader_formats(tmp_path, nb201_table):
+    from diswot.bench.ground_truth import read_ground_truth
     from diswot.errors import DataError
     from diswot.search_spaces import get_space
-    from diswot.search_spaces.ground_truth import read_ground_truth
 
     space = get_space("nb201")
     table = read_ground_truth(nb201_table, space, ["CIFAR10TestAccuracy200Epochs"])
@@ -75,12 +75,40 @@ def test_ground_truth_reader_formats(tmp_path, nb201_table):
 
 def test_the_cache_never_serves_scores_of_an_older_proxy_definition(tmp_path):
     from diswot.proxies import PROXIES
-    from diswot.proxies.cache import ScoreCache
+    from diswot.scoring.store import ScoreStore
 
-    cache = ScoreCache(tmp_path / "c.sqlite", "nb201", "data", "teacher")
+    cache = ScoreStore(tmp_path / "c.sqlite", "nb201", "data", "teacher")
     assert PROXIES.get("diswot").version >= 2 and PROXIES.get("nwot").version == 1
     with cache.conn:  # what a diswot of version 1 left behind
         cache.conn.execute("INSERT INTO scores VALUES ('nb201', 'a', 'diswot', 'data', 'teacher', -0.1, 1)")
     assert cache.get("a", ["diswot"]) == {}
     cache.put("a", {"diswot": (-0.5, 2.0), "nwot": (700.0, 3.0)})
     assert cache.get("a", ["diswot", "nwot"]) == {"diswot": (-0.5, 2.0), "nwot": (700.0, 3.0)}
+
+
+def test_the_ground_truth_file_is_read_once_per_bench(tmp_path, monkeypatch):
+    """Truth columns, seed columns (noise ceiling) and the gain column all come from one read."""
+    import builtins
+
+    space = get_space("resnet-depth")
+    archs = sorted(space.encode(a) for a in space.enumerate())[:12]
+    truth = tmp_path / "gt.csv"
+    rows = [f"{a},{60 + i},{60 + i + (i % 3)},{59 + i},{50 + i % 4}" for i, a in enumerate(archs)]
+    truth.write_text("arch,kd,kd_seed0,kd_seed1,vanilla\n" + "\n".join(rows) + "\n")
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file) == str(truth):
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    args = ["bench", "proxies", "--space", "resnet-depth", "--ground-truth", str(truth), "--num-archs", "all",
+            "--proxies", "params,flops", "--gain-column", "vanilla", "--budget-bands", "2",
+            "--bootstrap", "0", "--no-plots", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert report["protocol"]["noise_ceiling"]["seed_columns"] == ["kd_seed0", "kd_seed1"]
+    assert "kd-vanilla" in report["ground_truth"]["columns"]
+    assert len(opened) == 1

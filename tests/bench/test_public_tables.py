@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from diswot.bench.ground_truth import read_ground_truth
 from diswot.cli import main
 from diswot.models import count_params
 from diswot.search_spaces import get_space
-from diswot.search_spaces.ground_truth import read_ground_truth
 
 TABLE = Path(__file__).resolve().parents[2] / "benchmarks/ground_truth/diswot_resnet_depth_cifar100.csv"
 

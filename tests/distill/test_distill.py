@@ -131,8 +131,11 @@ def test_checkpoints_round_trip_and_serve_as_teachers(tmp_path, capsys):
     )
     for name in ("metrics.csv", "metrics.png", "last.pt"):
         assert (tmp_path / "t_run" / name).exists()
+    # the default fitness (NB201's calibrated aggregate) on a small reference sample: the test is
+    # about the trained teacher, not the size of the calibration
     code = main(["search", "--teacher", str(tmp_path / "t.pt"), "--evaluations", "3", "--population", "3",
-                 "--batch-size", "20", "--no-plots", "--out", str(tmp_path / "s")])  # fmt: skip
+                 "--batch-size", "20", "--reference-size", "8", "--no-plots",
+                 "--out", str(tmp_path / "s")])  # fmt: skip
     assert code == 0
     found = str(tmp_path / "s" / "result.json")
     code = main(["distill", "--teacher", str(tmp_path / "t.pt"), "--student", found, "--top-k", "2",

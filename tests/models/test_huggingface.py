@@ -21,7 +21,7 @@ from diswot.errors import CheckpointError, DataError  # noqa: E402
 from diswot.models import load_teacher  # noqa: E402
 from diswot.models.features import FeatureExtractor, capturing_attention  # noqa: E402
 from diswot.models.huggingface import teacher_tokenizer  # noqa: E402
-from diswot.proxies.cache import teacher_fingerprint  # noqa: E402
+from diswot.scoring.store import teacher_fingerprint  # noqa: E402
 from diswot.search_spaces.autodistil import AutoDistilTiny  # noqa: E402
 
 

@@ -12,7 +12,7 @@ from diswot.models import build_model
 from diswot.models.features import FeatureExtractor
 from diswot.models.init import gaussian_copy, gaussian_init_
 from diswot.proxies import PROXIES, Batch, ProxyScorer, TeacherContext
-from diswot.proxies.scoring import TEACHER_SEED_KEY, arch_seed
+from diswot.proxies.scorer import TEACHER_SEED_KEY, arch_seed
 from diswot.similarity import channel_gram_distance, relation_distance, unpaired_spatial_gram_distance
 
 

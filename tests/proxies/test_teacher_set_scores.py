@@ -8,8 +8,9 @@ import torch
 from diswot.errors import DiswotError
 from diswot.models import build_model, save_checkpoint
 from diswot.proxies import ProxyScorer, TeacherContext
-from diswot.proxies.scoring import scoring_batches
-from diswot.proxies.setup import scoring_setup, teacher_members, teacher_set_fingerprint
+from diswot.proxies.scorer import scoring_batches
+from diswot.scoring.config import ScoringConfig
+from diswot.scoring.setup import scoring_setup, teacher_members, teacher_set_fingerprint
 from diswot.search_spaces import get_space
 
 PROXIES = ["diswot_map", "diswot_resnet_trained", "kd", "params"]
@@ -64,9 +65,7 @@ def test_the_store_key_names_the_whole_set(tmp_path, cifar10_train):
     a, b = (str(p) for p in paths)
 
     def key(teacher):
-        setup = scoring_setup(
-            space, cifar10_train, teacher, ["kd"], batch_size=16, num_batches=1, proxy_seed=0
-        )
+        setup = scoring_setup(space, ScoringConfig(cifar10_train, teacher=teacher, batch_size=16), ["kd"])
         return setup.teacher_key
 
     single = key(a)
@@ -82,8 +81,10 @@ def test_teachers_with_different_class_counts_are_refused(tmp_path, cifar10_trai
         tmp_path / "hundred.pt", build_model("resnet8", num_classes=100), "resnet8", 100
     )
     with pytest.raises(DiswotError, match="class"):
-        scoring_setup(get_space("resnet-depth"), cifar10_train, [(str(ten), 1), (str(hundred), 1)], ["kd"],
-                      batch_size=16, num_batches=1, proxy_seed=0)  # fmt: skip
+        pair = [(str(ten), 1), (str(hundred), 1)]
+        scoring_setup(
+            get_space("resnet-depth"), ScoringConfig(cifar10_train, teacher=pair, batch_size=16), ["kd"]
+        )
 
 
 def test_search_and_bench_take_a_repeated_teacher_flag(tmp_path, capsys):

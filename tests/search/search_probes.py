@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diswot.search.executors import SerialExecutor
+from diswot.scoring.executors import SerialExecutor
 
 
 class CrashingExecutor(SerialExecutor):

@@ -12,10 +12,11 @@ from diswot.cli import main
 from diswot.data import load_dataset
 from diswot.errors import DiswotError, UnknownNameError
 from diswot.proxies import Calibration, parse_aggregate
-from diswot.proxies.cache import data_fingerprint
-from diswot.search import EXECUTORS, RunStore, StrategyParams, search
-from diswot.search.calibration import reference_keys
-from diswot.search.executors import ScoringJob
+from diswot.scoring import EXECUTORS
+from diswot.scoring.calibration import reference_keys
+from diswot.scoring.executors import ScoringJob
+from diswot.scoring.store import data_fingerprint
+from diswot.search import RunStore, StrategyParams, search
 from diswot.search_spaces import get_space
 
 PROXY = "cal:log:nwot+flops"

@@ -11,7 +11,7 @@ from torch import nn
 from diswot.cli import build_parser
 from diswot.models import load_teacher
 from diswot.proxies import PROXIES, parse_aggregate
-from diswot.proxies.setup import (
+from diswot.scoring.setup import (
     AUTO,
     AUTO_FITNESS,
     NB201_FITNESS,

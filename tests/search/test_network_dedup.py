@@ -9,8 +9,9 @@ import pytest
 from search_probes import CrashingExecutor
 
 from diswot.errors import DiswotError, InvalidArchError
-from diswot.search import EXECUTORS, STRATEGIES, StrategyParams, search
-from diswot.search.executors import SerialExecutor
+from diswot.scoring import EXECUTORS
+from diswot.scoring.executors import SerialExecutor
+from diswot.search import STRATEGIES, StrategyParams, search
 from diswot.search_spaces import get_space
 from diswot.search_spaces.nb201 import NB201Space
 from diswot.search_spaces.nb201_graph import is_disconnected, network_key

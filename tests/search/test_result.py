@@ -23,7 +23,7 @@ def without_wall_time(evaluations):
 
 def test_a_config_object_runs_the_same_search_as_keyword_arguments(tmp_path):
     by_kwargs = search("nb201", proxy="params", record=["nwot"], evaluations=5, seed=3, **FAST)
-    config = SearchConfig("nb201", proxy="params", record=["nwot"], evaluations=5, seed=3, **FAST)
+    config = SearchConfig.of("nb201", proxy="params", record=["nwot"], evaluations=5, seed=3, **FAST)
     by_config = search(config=config)
     assert [e.arch for e in by_config.history] == [e.arch for e in by_kwargs.history]
     assert by_config.to_dict() | {"wall_s": 0} == by_kwargs.to_dict() | {"wall_s": 0}

@@ -165,7 +165,7 @@ def test_a_store_that_turns_read_only_mid_run_is_one_line(tmp_path):
     import sqlite3
 
     from diswot.errors import StoreError
-    from diswot.proxies.cache import writing
+    from diswot.scoring.store import writing
 
     path = tmp_path / "store.sqlite"
     with sqlite3.connect(path) as conn:

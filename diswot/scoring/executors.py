@@ -20,9 +20,9 @@ import torch
 
 from diswot.errors import DiswotError
 from diswot.proxies.base import Batch
-from diswot.proxies.scoring import ProxyScorer, WeightedTeachers
-from diswot.proxies.setup import ScoringSetup
+from diswot.proxies.scorer import ProxyScorer, WeightedTeachers
 from diswot.registry import Registry
+from diswot.scoring.setup import ScoringSetup
 from diswot.search_spaces.base import SearchSpace
 
 Scores = dict[str, tuple[float, float]]  # proxy -> (value, milliseconds)

@@ -26,20 +26,13 @@ from collections.abc import Callable, Sequence
 
 from diswot.errors import DiswotError
 from diswot.proxies.aggregate import Aggregate, Calibration
-from diswot.proxies.cache import ScoreCache
-from diswot.search.executors import Executor, Scores
+from diswot.scoring.config import check_reference_size
+from diswot.scoring.executors import Executor, Scores
+from diswot.scoring.store import ScoreStore
 from diswot.search_spaces.base import SearchSpace
 
 #: the seed of the reference sample: fixed, so that the reference depends on the space alone
 REFERENCE_SEED = 20230601
-#: the default reference size, chosen by benchmarks/calibrated_aggregate.py (see RESULTS.md)
-DEFAULT_REFERENCE_SIZE = 128
-
-
-def check_reference_size(size: int) -> None:
-    """Fail early on a reference too small to calibrate anything."""
-    if size < 2:
-        raise DiswotError(f"--reference-size must be at least 2, got {size}")
 
 
 def reference_keys(space: SearchSpace, size: int) -> list[str]:
@@ -63,7 +56,7 @@ def reference_keys(space: SearchSpace, size: int) -> list[str]:
 def calibrate(
     aggregate: Aggregate,
     space: SearchSpace,
-    cache: ScoreCache,
+    cache: ScoreStore,
     make_executor: Callable[[], Executor],
     size: int,
     progress: bool = True,
@@ -107,7 +100,7 @@ class CalibratedScores:
     """A score cache through which a calibrated aggregate reads like a stored proxy: ``get`` adds
     it when every member is stored, ``put`` stores the members only (the aggregate is derived)."""
 
-    def __init__(self, scores: ScoreCache, calibration: Calibration) -> None:
+    def __init__(self, scores: ScoreStore, calibration: Calibration) -> None:
         self.scores, self.calibration = scores, calibration
 
     def get(self, arch: str, proxies: Sequence[str]) -> Scores:

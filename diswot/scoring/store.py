@@ -83,7 +83,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
-class ScoreCache:
+class ScoreStore:
     """Proxy scores (value, milliseconds) of one space, data and teacher, in a SQLite file."""
 
     def __init__(self, path: str | Path, space: str, data_key: str, teacher_key: str) -> None:

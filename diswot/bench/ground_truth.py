@@ -43,9 +43,7 @@ NB201_API_DATASETS = {
 }
 
 
-def read_nb201_benchmark_file(
-    path: str | Path, space: SearchSpace, columns: list[str] | None = None
-) -> GroundTruth:
+def read_nb201_benchmark_file(path: str | Path, space: SearchSpace) -> GroundTruth:
     """200-epoch test accuracies from the official NAS-Bench-201 file (``NAS-Bench-201-v1_*.pth``).
 
     Needs the ``nas-bench-201`` package (a dependency) and the file, which users download from
@@ -55,48 +53,51 @@ def read_nb201_benchmark_file(
         from nas_201_api import NASBench201API
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise DataError("reading the NB201 benchmark file needs `pip install nas-bench-201`") from exc
-    chosen = columns or list(NB201_API_DATASETS)
-    unknown = [c for c in chosen if c not in NB201_API_DATASETS]
-    if unknown:
-        raise DataError(
-            f"unknown NB201 column {', '.join(unknown)}; choose from {', '.join(NB201_API_DATASETS)}"
-        )
     api = NASBench201API(str(path), verbose=False)
-    values: dict[str, dict[str, float]] = {c: {} for c in chosen}
+    values: dict[str, dict[str, float]] = {c: {} for c in NB201_API_DATASETS}
     for index in range(len(api)):
         key = space.encode(space.decode(api.arch(index)))
-        for column in chosen:
-            info = api.get_more_info(index, NB201_API_DATASETS[column], hp="200", is_random=False)
+        for column, dataset in NB201_API_DATASETS.items():
+            info = api.get_more_info(index, dataset, hp="200", is_random=False)
             values[column][key] = float(info["test-accuracy"])
     return GroundTruth(str(path), values)
 
 
-def table_header(path: str | Path) -> list[str]:
-    """Column names of a CSV ground-truth table (none for the NB201 ``.pth`` file)."""
-    path = Path(path)
-    if path.suffix == ".pth" or not path.is_file():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            return next(csv.reader(f), [])
-    except (UnicodeDecodeError, csv.Error):
-        return []  # read_ground_truth names the problem
+@dataclass
+class Table:
+    """A ground-truth file read once: its metric columns and rows (architectures canonicalised);
+    :meth:`truth` turns any choice of columns into numbers without reading the file again."""
+
+    source: str
+    header: list[str]  # the metric columns: every column but the architecture's and UniqueString
+    rows: list[tuple[int, str, dict[str, str]]]  # (line, arch key, cells)
+    numeric: GroundTruth | None = None  # a table that is numbers already (NB201's .pth file)
+
+    def truth(self, columns: list[str] | None = None) -> GroundTruth:
+        """``columns`` (default: every numeric one) as numbers; an empty cell is a missing value,
+        a ``nan``/``inf`` cell or a text cell in a column asked for is an error."""
+        if columns:
+            unknown = [c for c in columns if c not in self.header]
+            if unknown:
+                raise DataError(
+                    f"{self.source} has no column {', '.join(unknown)}; choose from {', '.join(self.header)}"
+                )
+        if self.numeric is not None:
+            return GroundTruth(self.source, {c: dict(self.numeric.values[c]) for c in columns or self.header})
+        return _numbers(self.source, self.rows, list(columns or self.header), strict=bool(columns))
 
 
-def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
-    """Read a table; ``columns`` picks metric columns (default: every numeric one).
-
-    A ``.pth`` file is read as the official NAS-Bench-201 benchmark file. An empty cell is a
-    missing value; ``nan``/``inf`` cells and a repeated architecture are errors, since either
-    would silently change what the proxies are ranked against.
-    """
+def read_table(path: str | Path, space: SearchSpace) -> Table:
+    """Read a ground-truth file once: a CSV with an ``arch`` (or ``ArchitectureString``) column,
+    or the official NAS-Bench-201 ``.pth`` file. A repeated architecture is an error."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"--ground-truth {path} is a folder; give the table file (a CSV, or NB201's .pth)")
     if not path.is_file():
         raise DataError(f"ground-truth table {path} does not exist")
     if path.suffix == ".pth":
-        return read_nb201_benchmark_file(path, space, columns)
+        numeric = read_nb201_benchmark_file(path, space)
+        return Table(str(path), list(NB201_API_DATASETS), [], numeric)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -116,17 +117,9 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
         raise DataError(
             f"{path} is not a readable CSV table ({exc}); give a comma-separated UTF-8 file"
         ) from None
-    metric_columns = [c for c in header if c != arch_column and c not in NON_METRIC]
-    if columns:
-        unknown = [c for c in columns if c not in metric_columns]
-        if unknown:
-            raise DataError(
-                f"{path} has no column {', '.join(unknown)}; choose from {', '.join(metric_columns)}"
-            )
-        metric_columns = columns
-    values: dict[str, dict[str, float]] = {c: {} for c in metric_columns}
+    header = [c for c in header if c != arch_column and c not in NON_METRIC]
+    keyed: list[tuple[int, str, dict[str, str]]] = []
     first_line: dict[str, int] = {}
-    text_cells: dict[str, str] = {}  # a column dropped as text: its first cell, for the message
     for line, row in enumerate(rows, start=2):
         try:
             key = space.encode(space.decode(row[arch_column] or ""))
@@ -139,6 +132,28 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
                 f"<column>_seed1 columns)"
             )
         first_line[key] = line
+        keyed.append((line, key, row))
+    return Table(str(path), header, keyed)
+
+
+def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] | None = None) -> GroundTruth:
+    """Read a table; ``columns`` picks metric columns (default: every numeric one).
+
+    A ``.pth`` file is read as the official NAS-Bench-201 benchmark file. An empty cell is a
+    missing value; ``nan``/``inf`` cells and a repeated architecture are errors, since either
+    would silently change what the proxies are ranked against.
+    """
+    return read_table(path, space).truth(columns)
+
+
+def _numbers(
+    path: str, rows: list[tuple[int, str, dict[str, str]]], metric_columns: list[str], strict: bool
+) -> GroundTruth:
+    """The cells of ``metric_columns`` as numbers; with ``strict`` (columns asked for) a text cell
+    is an error, otherwise a column whose cells are text is no metric and is left out."""
+    values: dict[str, dict[str, float]] = {c: {} for c in metric_columns}
+    text_cells: dict[str, str] = {}  # a column dropped as text: its first cell, for the message
+    for line, key, row in rows:
         for column in metric_columns:
             text = (row.get(column) or "").strip()
             if not text:
@@ -146,7 +161,7 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
             try:
                 number = float(text)
             except ValueError:
-                if columns or values.get(column):  # asked for, or numbers above: a bad cell
+                if strict or values.get(column):  # asked for, or numbers above: a bad cell
                     raise DataError(
                         f"{path}:{line}: column {column!r} holds {text!r}, not a number; fix the cell or "
                         f"choose a numeric column"
@@ -166,4 +181,4 @@ def read_ground_truth(path: str | Path, space: SearchSpace, columns: list[str] |
     if not values:
         found = f" ({'; '.join(text_cells.values())})" if text_cells else ""
         raise DataError(f"{path} has no numeric accuracy column{found}; give accuracies as numbers")
-    return GroundTruth(str(path), values)
+    return GroundTruth(path, values)

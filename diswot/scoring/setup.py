@@ -22,10 +22,10 @@ from diswot.data.text import Tokenizer, check_token_ids
 from diswot.errors import CheckpointError, DataError, DiswotError
 from diswot.models.checkpoint import Teacher, load_teacher, names_a_file
 from diswot.models.huggingface import teacher_tokenizer
-from diswot.models.teachers import normalise_weights
 from diswot.proxies.base import PROXIES, Batch, TeacherContext
-from diswot.proxies.cache import NO_TEACHER, data_fingerprint, teacher_fingerprint
-from diswot.proxies.scoring import WeightedTeachers, scoring_batches
+from diswot.proxies.scorer import WeightedTeachers, scoring_batches
+from diswot.scoring.config import DataSpec, ScoringConfig, TeacherSetSpec, TeacherSpec, teacher_members
+from diswot.scoring.store import NO_TEACHER, data_fingerprint, teacher_fingerprint
 from diswot.search_spaces.base import SearchSpace
 
 #: the teacher of image data when none is given: a ResNet-56 (random init from the proxy seed)
@@ -40,11 +40,6 @@ AUTO_FITNESS = {"random": "params", "trained": "kd"}
 NB201_FITNESS = "cal:az_progressivity+synflow+flops"
 #: Transformer spaces: no proxy measured on SST-2 ranks better than the size of the student
 TEXT_FITNESS = "params"
-
-TeacherSpec = str | Path | nn.Module | Teacher | None
-#: several teachers, each with a weight: ``[("a.pt", 0.7), ("b.pt", 0.3)]``
-TeacherSetSpec = Sequence[tuple[TeacherSpec, float]]
-DataSpec = LabelledData | str | None
 
 
 @dataclass
@@ -71,14 +66,6 @@ class ScoringSetup:
         return self.teachers[0][0] if self.teachers else None
 
 
-def teacher_members(teacher: TeacherSpec | TeacherSetSpec) -> list[tuple[TeacherSpec, float]]:
-    """``teacher`` as (teacher, weight) pairs, weights normalised to sum 1 and weight-0 teachers
-    dropped (they change no score); one teacher (or ``None``, the default) is weight 1."""
-    if teacher is None or isinstance(teacher, (str, Path, nn.Module, Teacher)):
-        return [(teacher, 1.0)]
-    return [(spec, w) for spec, w in normalise_weights(list(teacher)) if w > 0]
-
-
 def teacher_set_fingerprint(keys: Sequence[tuple[str, float]]) -> str:
     """What identifies a set of teachers in score caches: one teacher is its own fingerprint (so a
     single-teacher store is reused as it was), several are a hash of every (fingerprint, weight)."""
@@ -90,28 +77,21 @@ def teacher_set_fingerprint(keys: Sequence[tuple[str, float]]) -> str:
 
 def scoring_setup(
     space: SearchSpace,
-    data: DataSpec,
-    teacher: TeacherSpec | TeacherSetSpec,
+    config: ScoringConfig,
     proxies: Sequence[str],
-    *,
-    batch_size: int,
-    num_batches: int,
-    proxy_seed: int,
-    device: str = "cpu",
-    data_root: str | Path | None = None,
-    teacher_model: str | None = None,
     tokenizer: Tokenizer | None = None,
 ) -> ScoringSetup:
-    """Load the data and, when one of the registered ``proxies`` needs it, the teacher or teachers.
+    """Load ``config``'s data and, when one of the registered ``proxies`` needs it, its teacher
+    or teachers (:class:`~diswot.scoring.config.ScoringConfig` says what each field may be).
 
-    ``teacher`` is a model name (random init from ``proxy_seed``), a checkpoint file, a Hugging
-    Face folder, a :class:`Teacher` or a trained ``nn.Module``; ``None`` is
-    :data:`DEFAULT_TEACHER` for image data and an error for text. ``tokenizer`` tokenises text data
-    named by ``data`` (default: the Hugging Face teacher's own, if any).
+    ``tokenizer`` tokenises text data named by ``config.data`` (default: the Hugging Face
+    teacher's own, if any).
     """
+    teacher, proxy_seed, device = config.teacher, config.seed, config.device
+    batch_size, num_batches = config.batch_size, config.num_batches
     members = teacher_members(teacher)
     tokenizer = tokenizer or teacher_tokenizer(members[0][0])
-    dataset = resolve_data(data, data_root, space, tokenizer)
+    dataset = resolve_data(config.data, config.data_root, space, tokenizer)
     batches = scoring_batches(dataset, batch_size, num_batches, proxy_seed, device)
     needed = any(PROXIES.get(p).needs_teacher for p in proxies)
     loaded: list[tuple[Teacher, float]] = []
@@ -119,7 +99,9 @@ def scoring_setup(
         # a teacher no proxy reads is still loaded and checked: the run is a search for this
         # teacher's student (its card names it, distillation follows), so a teacher that cannot
         # load is refused now, not later
-        loaded = [(resolve_teacher(spec, dataset, teacher_model, proxy_seed), w) for spec, w in members]
+        loaded = [
+            (resolve_teacher(spec, dataset, config.teacher_model, proxy_seed), w) for spec, w in members
+        ]
         _check_class_counts(loaded)
     setup = ScoringSetup(
         dataset=dataset, batches=batches, contexts=[()] * len(batches), teachers=[], teacher_name=None,
