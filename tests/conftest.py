@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Under pytest-xdist every worker would start one torch thread per core, and the workers together
+# would ask the cores for more threads than they have (slower, not faster): give each worker its
+# share. Set before torch is imported so that subprocesses the tests start inherit it too.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ:
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(_share)
 SHARED_DATA = Path(os.environ.get("DISWOT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
