@@ -144,6 +144,18 @@ def _registered(registry) -> Callable[[str], str]:
     return parse
 
 
+def _dataset_spec(text: str) -> str:
+    """A registered dataset name, with its ``:classes=...`` option if any (``cifar10:classes=0-4``)."""
+    from diswot.data.readers import DATASETS, split_dataset_spec
+
+    name, sep, options = text.partition(":")
+    try:
+        split_dataset_spec(text)
+    except DiswotError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _registered(DATASETS)(name) + sep + options
+
+
 def _names(registry) -> str:
     return "{" + ",".join(registry.names()) + "}"
 
@@ -276,8 +288,10 @@ def _scoring_config(args: argparse.Namespace):
 
 
 def _add_data_args(p: argparse.ArgumentParser, note: str = "") -> None:
+    from diswot.data.readers import DATASETS
+
     p.add_argument(
-        "--dataset", default=None,
+        "--dataset", default=None, type=_dataset_spec, metavar=_names(DATASETS),
         help=f"dataset name (default: the one --data-root holds, else the embedded sample{note})",
     )  # fmt: skip
     p.add_argument("--data-root", default=None, help="folder holding the dataset")

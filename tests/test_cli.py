@@ -1,6 +1,9 @@
 import json
 
-from diswot.cli import main
+import pytest
+
+from diswot.cli import build_parser, main
+from diswot.data.readers import DATASETS
 
 
 def test_list_spaces_and_models(capsys):
@@ -43,3 +46,17 @@ def test_piping_into_a_reader_that_stops_early_is_not_an_error():
     shell = f"{sys.executable} -m diswot list proxies | true"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=99)
     assert done.returncode == 0 and "Traceback" not in done.stderr
+
+
+def test_dataset_flag_takes_the_dataset_registry_as_its_choices(capsys):
+    """Every registered dataset (so one registered later too) parses, with its ``:classes=`` option;
+    an unknown name or option is refused while parsing, naming the valid ones."""
+    parser = build_parser()
+    for name in DATASETS.names():
+        assert parser.parse_args(["search", "--dataset", name.upper()]).dataset == name
+    assert parser.parse_args(["search", "--dataset", "cifar10:classes=0-4"]).dataset == "cifar10:classes=0-4"
+    refusals = [("cifar11", "Did you mean 'cifar10'"), ("sample:colour=1", "the one option is classes")]
+    for bad, says in refusals:
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(["search", "--dataset", bad])
+        assert stop.value.code == 2 and says in capsys.readouterr().err
