@@ -34,7 +34,7 @@ from diswot.devices import check_device
 from diswot.distill.distillers import TeacherSetLoss, parse_distillers
 from diswot.distill.transfer import TransferSet, ensemble_probs, subset_features
 from diswot.errors import CheckpointError, DataError, DiswotError
-from diswot.models.checkpoint import save_checkpoint
+from diswot.models.checkpoint import load_failure_reason, load_tensors, save_checkpoint
 from diswot.models.features import FeatureExtractor, Features, network_on_batch
 from diswot.models.profile import profile
 from diswot.paths import make_dir
@@ -283,11 +283,10 @@ class Trainer:
                 epochs.add(0)
                 continue
             try:
-                state = torch.load(path, map_location=self.device, weights_only=True)
+                state = load_tensors(path, map_location=self.device)
             except Exception as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
                 raise CheckpointError(
-                    f"cannot read training state {path}: {first}; "
+                    f"cannot read training state {path}: {load_failure_reason(exc)}; "
                     "delete it to start over, or use another --out"
                 ) from exc
             if state.get("spec") != run.spec or state.get("distillers") != run.distillers:

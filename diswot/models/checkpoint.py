@@ -11,6 +11,8 @@ non-default options (a shallower NB201, say), so the checkpoint rebuilds the net
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,24 +92,35 @@ class Teacher:
         return self.source != "random-init"
 
 
+def load_tensors(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load`` that runs no code from the file (``weights_only``). A foreign pickle is
+    refused by the caller's message alone: torch's warning about its pickle protocol is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def _read(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_tensors(path)
     except Exception as exc:
         raise CheckpointError(
-            f"cannot read checkpoint {path}: {type(exc).__name__}: {_torch_reason(exc)}. "
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {load_failure_reason(exc)}. "
             "Expected a file written by torch.save holding a state_dict or a diswot checkpoint "
             "(files that need arbitrary code to unpickle are refused)."
         ) from exc
 
 
-def _torch_reason(exc: Exception, limit: int = 200) -> str:
+def load_failure_reason(exc: Exception, limit: int = 200) -> str:
     """torch's first sentence of why a load failed: without its advice to load with
     ``weights_only=False`` (which would run the file's code) and cut at a word, not mid-word."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
+    lines = [ln.strip() for ln in plain.splitlines() if ln.strip()]
     lines = [ln for ln in lines if "weights_only" not in ln and not ln.startswith("(")] or lines[:1]
     text = lines[0] if lines else "no message"  # a zero-byte file has none
-    text = text.split("Please file an issue")[0].rstrip(" .")
+    for advice in ("Please file an issue", "This file can still be loaded"):  # how to run its code
+        text = text.split(advice)[0]
+    text = text.rstrip(" .")
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + " ..."
     return text
