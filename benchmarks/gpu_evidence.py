@@ -584,16 +584,45 @@ def run_command(cmd: Sequence[str], env: dict[str, str], log: Any, timeout_s: fl
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """End ``proc``'s whole process group: SIGTERM, then SIGKILL for whatever outlives the grace.
+
+    The leader ending is not enough: its workers received the same signal but may not have been
+    scheduled to die yet, so the group is watched until no live member is left."""
     for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
+        deadline = time.monotonic() + grace
         try:
             proc.wait(timeout=grace)
-            return
         except subprocess.TimeoutExpired:
             continue
+        while _group_alive(proc.pid):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        else:
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member that has not ended (zombies have ended)."""
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():  # no procfs (macOS): a signal 0 answers, zombies counted as alive
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc_root.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended while being read
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def copy_if_newer(src: Path, dst: Path) -> bool:

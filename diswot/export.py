@@ -40,6 +40,7 @@ from diswot.models.checkpoint import build_model, load_teacher
 from diswot.models.profile import count_macs, count_params
 from diswot.models.registry import MODELS
 from diswot.models.transformer import TransformerClassifier
+from diswot.paths import make_dir, path_exists
 from diswot.search.result import SearchResult
 from diswot.search_spaces.base import SPACES, get_space
 
@@ -238,7 +239,7 @@ def export_student(
     with torch.no_grad():
         expected = model(*inputs)
         program = torch.export.export(model, inputs, dynamic_shapes=spec.dynamic_shapes())
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)  # a folder the file system refuses is a one-line error, with nothing left behind
     pending: list[tuple[Path, Path]] = []
     try:
         tmp_program = out / f".tmp-{PROGRAM_FILE}"
@@ -278,7 +279,7 @@ def export(
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    if (out / CARD_FILE).exists() and not overwrite:
+    if path_exists(out / CARD_FILE) and not overwrite:  # a name too long to look up holds nothing
         raise RunDirError(f"{out} already holds an export; pass --overwrite or another --out")
 
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from diswot.errors import DiswotError, RunDirError
 
 
 def make_dir(path: Path) -> None:
-    """``mkdir -p path``; a path through a file, no permission or a read-only disk is a
-    :class:`RunDirError` naming the folder, not a traceback."""
+    """``mkdir -p path``; a path through a file, no permission, a read-only disk or a name too
+    long is a :class:`RunDirError` naming the folder, not a traceback, and the parent folders
+    made on the way are taken back, so a refused folder leaves nothing behind."""
     try:
+        first_missing = next((p for p in reversed([path, *path.parents]) if not path_exists(p)), None)
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if first_missing is not None and first_missing != path:
+            shutil.rmtree(first_missing, ignore_errors=True)
         reason = exc.strerror or exc
-        raise RunDirError(f"cannot create the output folder {path} ({reason}); choose another --out") from exc
+        name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
+        raise RunDirError(f"cannot create the output folder {name} ({reason}); choose another --out") from exc
 
 
 def path_exists(path: str | Path) -> bool:
@@ -38,3 +45,22 @@ def check_path_name(path: str | Path, what: str) -> None:
         name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
         message = f"{what} {name!r} cannot be a path here ({reason}); give a shorter or valid path"
         raise DiswotError(message) from None
+
+
+def check_out_name(path: str | Path, flag: str = "--out") -> None:
+    """A one-line :class:`RunDirError` when a part of ``path`` is longer than the file system
+    allows, decided before anything is made or trained (a table written only after the first
+    training would otherwise fail hours in)."""
+    path = Path(path).expanduser()
+    existing = next((p for p in [*path.parents] if path_exists(p)), Path("."))
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows): the common limit
+        name_max = 255
+    for part in path.parts:
+        if len(os.fsencode(part)) > name_max:
+            shown = part if len(part) <= 40 else part[:40] + "..."
+            raise RunDirError(
+                f"{flag}: the name {shown!r} is {len(os.fsencode(part))} bytes, longer than the file "
+                f"system allows ({name_max}); choose a shorter {flag}"
+            )

@@ -65,13 +65,7 @@ class RunLock:
             raise RunDirError(f"{flag} {folder} is a file, not a folder; choose another {flag}")
         lock = cls(folder, flag)
         lock.made_folder = not exists
-        missing = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
-        try:
-            make_dir(folder)
-        except RunDirError:  # e.g. a leaf name too long: take back the parents made for it
-            if missing is not None and missing != folder:
-                shutil.rmtree(missing, ignore_errors=True)
-            raise
+        make_dir(folder)  # a refused leaf (too long, say) takes back the parents made for it
         try:
             return lock.acquire()
         except BaseException:

@@ -61,6 +61,7 @@ KD_GROUND_TRUTH = (
     "{fx}/teacher.pt",
 )
 
+TOO_LONG = "n" * 300  # over NAME_MAX (255) on Linux, macOS and Windows file systems
 REFUSED = ("refused",)
 EITHER = ("refused", "ok")  # both are right: e.g. a batch larger than the data may be clipped or refused
 
@@ -316,6 +317,24 @@ CASES: list[Case] = [
     Case(
         "train-teacher --out into a file path",
         ("train-teacher", "--model", "resnet8", *TRAIN, "--out", "{fx}/teacher.pt/x.pt"),
+    ),
+    # an --out name longer than the file system allows, as the leaf and below a new folder (which
+    # must be taken back): every command that writes
+    *(
+        Case(
+            f"{' '.join(argv[: 2 if argv[0] == 'bench' else 1])} --out {where} name too long",
+            (*argv, "--out", out),
+            out=out.split("/")[0],
+        )
+        for argv in (
+            SEARCH,
+            (*DISTILL, "--teacher", "{fx}/teacher.pt"),
+            ("export", "--no-onnx", "resnet8"),
+            (*BENCH_PROXIES, "--ground-truth", "{fx}/gt_good.csv"),
+            KD_GROUND_TRUTH,
+            ("train-teacher", "--model", "resnet8", *TRAIN),
+        )
+        for where, out in (("leaf", TOO_LONG), ("nested", f"new/{TOO_LONG}"))
     ),
 ]
 

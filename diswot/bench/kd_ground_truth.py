@@ -31,6 +31,7 @@ from diswot.data import ImageDataset
 from diswot.distill.api import distill
 from diswot.distill.trainer import Recipe, check_device
 from diswot.errors import DataError, DiswotError
+from diswot.paths import check_out_name, make_dir, path_exists
 from diswot.search_spaces import get_space
 
 COLUMNS = ("arch", "kd_accuracy", "vanilla_accuracy", "params", "flops")
@@ -130,7 +131,7 @@ def read_table(path: Path, legacy_seed: int = 0) -> pd.DataFrame:
     A table from before per-seed columns (``kd_accuracy`` alone) was trained with the sampling
     seed, ``legacy_seed``; its values are read as that seed's.
     """
-    if not path.exists():
+    if not path_exists(path):
         return pd.DataFrame(columns=["arch"])
     try:
         table = pd.read_csv(path, dtype={"arch": str})
@@ -197,6 +198,7 @@ def _worker_init(threads: int) -> None:
 def kd_ground_truth(cfg: GroundTruthConfig) -> pd.DataFrame:
     """Train every (student, seed) not yet in ``cfg.out`` and return the table of ``cfg``'s students."""
     out = Path(cfg.out)
+    check_out_name(out)
     device = cfg.device
     if cfg.gpus is None:
         check_device(device)
@@ -216,7 +218,7 @@ def kd_ground_truth(cfg: GroundTruthConfig) -> pd.DataFrame:
                 # named by the group's first position among the students: stable across reruns
                 name = f"{measure.split('_')[0]}-seed{seed}-from-{archs.index(members[0])}"
                 groups.append(_Group(members, seed, distillers, measure, runs_dir / name))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent)
 
     def record(group: _Group, summaries: list[dict[str, Any]]) -> None:
         nonlocal table
