@@ -338,10 +338,23 @@ CASES: list[Case] = [
     ),
 ]
 
-_RUN_SEARCH = (
-    "diswot.run_search('resnet-depth', teacher='resnet8', batch_size=16, out='{tmp}/s', progress=False, "
-)
-_DISTILL = "diswot.distill.distill('{fx}/teacher.pt', ['resnet8'], out='{tmp}/d', progress=False, "
+_ONE_EPOCH = "recipe=diswot.distill.Recipe(epochs=1, batch_size=40)"
+
+
+def _api_search(name: str, call_args: str, batch_size: int = 16) -> ApiCase:
+    call = (f"diswot.run_search('resnet-depth', teacher='resnet8', batch_size={batch_size}, out='{{tmp}}/s', "
+            f"progress=False, {call_args})")  # fmt: skip
+    return ApiCase(f"run_search {name}", call, out="s")
+
+
+def _api_distill(
+    name: str, call_args: str, teacher: str = "teacher.pt", students: str = "['resnet8']"
+) -> ApiCase:
+    call = (f"diswot.distill.distill('{{fx}}/{teacher}', {students}, out='{{tmp}}/d', progress=False, "
+            f"{call_args})")  # fmt: skip
+    return ApiCase(f"distill {name}", call, out="d")
+
+
 API_CASES: list[ApiCase] = [
     ApiCase(
         "load_dataset cifar10 hostile batch", "diswot.load_dataset('cifar10', '{fx}/cifar_hostile_batch')"
@@ -354,33 +367,12 @@ API_CASES: list[ApiCase] = [
     ApiCase("load_teacher truncated", "diswot.load_teacher('{fx}/truncated.pt')"),
     ApiCase("load_teacher wrong classes", "diswot.load_teacher('{fx}/teacher.pt', num_classes=100)"),
     ApiCase("load_teacher model=nonsense bare", "diswot.load_teacher('{fx}/bare.pt', model='nonsense')"),
-    ApiCase("run_search evaluations=0", _RUN_SEARCH + "evaluations=0)", out="s"),
-    ApiCase(
-        "run_search batch_size=-1",
-        _RUN_SEARCH.replace("batch_size=16", "batch_size=-1") + "evaluations=2)",
-        out="s",
-    ),
-    ApiCase("run_search workers=0", _RUN_SEARCH + "evaluations=2, workers=0)", out="s"),
-    ApiCase(
-        "run_search Budget max_flops=-5",
-        _RUN_SEARCH + "evaluations=2, budget=diswot.Budget.parse(max_flops='-5'))",
-        out="s",
-    ),
-    ApiCase(
-        "distill students=[]",
-        "diswot.distill.distill('{fx}/teacher.pt', [], out='{tmp}/d', progress=False)",
-        out="d",
-    ),
-    ApiCase("distill Recipe(epochs=0)", _DISTILL + "recipe=diswot.distill.Recipe(epochs=0))", out="d"),
-    ApiCase(
-        "distill train_subset=-1",
-        _DISTILL + "train_subset=-1, recipe=diswot.distill.Recipe(epochs=1, batch_size=40))",
-        out="d",
-    ),
-    ApiCase(
-        "distill hostile teacher",
-        _DISTILL.replace("teacher.pt", "hostile.pt")
-        + "recipe=diswot.distill.Recipe(epochs=1, batch_size=40))",
-        out="d",
-    ),
+    _api_search("evaluations=0", "evaluations=0"),
+    _api_search("batch_size=-1", "evaluations=2", batch_size=-1),
+    _api_search("workers=0", "evaluations=2, workers=0"),
+    _api_search("Budget max_flops=-5", "evaluations=2, budget=diswot.Budget.parse(max_flops='-5')"),
+    _api_distill("students=[]", "", students="[]"),
+    _api_distill("Recipe(epochs=0)", "recipe=diswot.distill.Recipe(epochs=0)"),
+    _api_distill("train_subset=-1", f"train_subset=-1, {_ONE_EPOCH}"),
+    _api_distill("hostile teacher", _ONE_EPOCH, teacher="hostile.pt"),
 ]

@@ -342,24 +342,32 @@ def _kill_when(
         return True
 
 
+def _kill_and_resume(args: list[str], tmp_path: Path, rounds: int, steps: int, outcome: Callable,
+                     reached: Callable[[Path, int], bool], max_delay_s: float) -> None:  # fmt: skip
+    """Run ``args`` whole, then ``rounds`` times SIGKILL a run once ``reached(run, k)`` (k drawn
+    below ``steps``) plus a random delay, resume it, and compare ``outcome`` with the whole run's."""
+    assert _diswot([*args, "--out", "whole"], tmp_path).returncode == 0
+    whole = outcome(tmp_path / "whole")
+    rng = random.Random(15)
+    kills = 0
+    for round_ in range(rounds):
+        run = tmp_path / f"killed{round_}"
+        after = rng.randint(0, steps - 1)
+        kills += _kill_when([*args, "--out", run.name], tmp_path,
+                            lambda r=run, k=after: reached(r, k), rng.uniform(0, max_delay_s))  # fmt: skip
+        resumed = _diswot([*args, "--out", run.name, "--resume"], tmp_path)
+        assert resumed.returncode == 0, resumed.stderr[-500:]
+        assert outcome(run) == whole, f"round {round_}: killed after {after} steps"
+    assert kills >= 2, "the runs finished before the kill: nothing was interrupted"
+
+
 @pytest.mark.robustness_slow
 def test_a_search_killed_at_random_moments_resumes_to_the_uninterrupted_result(tmp_path):
     evaluations = 16
     args = [*SEARCH, "--evaluations", str(evaluations), "--proposals-per-step", "1"]
-    assert _diswot([*args, "--out", "whole"], tmp_path).returncode == 0
-    whole = _search_outcome(tmp_path / "whole")
-    rng = random.Random(15)
-    kills = 0
-    for round_ in range(4):
-        run = tmp_path / f"killed{round_}"
-        after = rng.randint(0, evaluations - 2)
-        kills += _kill_when([*args, "--out", run.name], tmp_path,
-                   lambda r=run, k=after: _stored(r / "store.sqlite") >= max(k, 1)
-                   or (k == 0 and (r / "run.json").exists()), rng.uniform(0, 0.3))  # fmt: skip
-        resumed = _diswot([*args, "--out", run.name, "--resume"], tmp_path)
-        assert resumed.returncode == 0, resumed.stderr[-500:]
-        assert _search_outcome(run) == whole, f"round {round_}: killed after {after} evaluations"
-    assert kills >= 2, "the runs finished before the kill: nothing was interrupted"
+    _kill_and_resume(args, tmp_path, rounds=4, steps=evaluations - 1, outcome=_search_outcome,
+                     reached=lambda r, k: _stored(r / "store.sqlite") >= max(k, 1)
+                     or (k == 0 and (r / "run.json").exists()), max_delay_s=0.3)  # fmt: skip
 
 
 def _epochs(run: Path) -> list[dict]:
@@ -381,19 +389,8 @@ def test_a_distillation_killed_at_random_moments_resumes_to_the_uninterrupted_me
     epochs = 3
     train = ["--student", "resnet8", "--epochs", str(epochs), "--batch-size", "40"]
     args = ["distill", "--teacher", str(hostile / "teacher.pt"), *train]
-    assert _diswot([*args, "--out", "whole"], tmp_path).returncode == 0
-    whole = _epochs(tmp_path / "whole")
-    rng = random.Random(15)
-    kills = 0
-    for round_ in range(3):
-        run = tmp_path / f"killed{round_}"
-        after = rng.randint(0, epochs - 1)
-        kills += _kill_when([*args, "--out", run.name], tmp_path,
-                   lambda r=run, k=after: r.exists() and _logged(r) >= k, rng.uniform(0, 0.6))  # fmt: skip
-        resumed = _diswot([*args, "--out", run.name, "--resume"], tmp_path)
-        assert resumed.returncode == 0, resumed.stderr[-500:]
-        assert _epochs(run) == whole, f"round {round_}: killed after {after} epochs"
-    assert kills >= 2, "the runs finished before the kill: nothing was interrupted"
+    _kill_and_resume(args, tmp_path, rounds=3, steps=epochs, outcome=_epochs,
+                     reached=lambda r, k: r.exists() and _logged(r) >= k, max_delay_s=0.6)  # fmt: skip
 
 
 @pytest.mark.robustness_slow
