@@ -20,8 +20,9 @@ def make_dir(path: Path) -> None:
         if first_missing is not None and first_missing != path:
             shutil.rmtree(first_missing, ignore_errors=True)
         reason = exc.strerror or exc
-        name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
-        raise RunDirError(f"cannot create the output folder {name} ({reason}); choose another --out") from exc
+        raise RunDirError(
+            f"cannot create the output folder {_shown(path)} ({reason}); choose another --out"
+        ) from exc
 
 
 def path_exists(path: str | Path) -> bool:
@@ -42,8 +43,7 @@ def check_path_name(path: str | Path, what: str) -> None:
         return
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        name = str(path) if len(str(path)) <= 80 else str(path)[:80] + "..."
-        message = f"{what} {name!r} cannot be a path here ({reason}); give a shorter or valid path"
+        message = f"{what} {_shown(path)!r} cannot be a path here ({reason}); give a shorter or valid path"
         raise DiswotError(message) from None
 
 
@@ -52,15 +52,20 @@ def check_out_name(path: str | Path, flag: str = "--out") -> None:
     allows, decided before anything is made or trained (a table written only after the first
     training would otherwise fail hours in)."""
     path = Path(path).expanduser()
-    existing = next((p for p in [*path.parents] if path_exists(p)), Path("."))
+    existing = next((p for p in path.parents if path_exists(p)), Path("."))
     try:
         name_max = os.pathconf(existing, "PC_NAME_MAX")
     except (AttributeError, OSError, ValueError):  # no pathconf (Windows): the common limit
         name_max = 255
     for part in path.parts:
         if len(os.fsencode(part)) > name_max:
-            shown = part if len(part) <= 40 else part[:40] + "..."
             raise RunDirError(
-                f"{flag}: the name {shown!r} is {len(os.fsencode(part))} bytes, longer than the file "
-                f"system allows ({name_max}); choose a shorter {flag}"
+                f"{flag}: the name {_shown(part, 40)!r} is {len(os.fsencode(part))} bytes, longer than "
+                f"the file system allows ({name_max}); choose a shorter {flag}"
             )
+
+
+def _shown(path: str | Path, limit: int = 80) -> str:
+    """``path`` for a one-line message: cut after ``limit`` characters (a 300-byte name is noise)."""
+    text = str(path)
+    return text if len(text) <= limit else text[:limit] + "..."
